@@ -1,0 +1,76 @@
+//! `migrate`.
+
+use clawkeep::Result;
+use clawkeep::error::exit;
+use clawkeep::ops::migrate;
+use clawkeep::paths::{DEFAULT_AGENT, Paths};
+
+use super::output;
+
+pub fn run(
+    paths: &Paths,
+    agent: Option<String>,
+    all: bool,
+    dry_run: bool,
+    undo: bool,
+    force: bool,
+    json: bool,
+) -> Result<i32> {
+    let mut vault = super::open_vault(paths)?;
+    if undo {
+        let done = migrate::undo(&mut vault, force)?;
+        if json {
+            output::json(&done);
+        } else {
+            for p in &done.restored {
+                println!("restored {}", p.display());
+            }
+            println!(
+                "removed {} migrated secret(s) from the vault; backup {} used and deleted",
+                done.removed_secrets.len(),
+                done.backup
+            );
+        }
+        return Ok(exit::OK);
+    }
+    let agents = if all {
+        super::agents_or_all(paths, None)?
+    } else {
+        super::agents_or_all(paths, Some(agent.unwrap_or_else(|| DEFAULT_AGENT.into())))?
+    };
+    let report = migrate::migrate(&mut vault, paths, &agents, dry_run)?;
+    if json {
+        output::json(&report);
+        return Ok(exit::OK);
+    }
+    if report.items.is_empty() {
+        println!("nothing to migrate: no plaintext credentials found for {}", agents.join(", "));
+        return Ok(exit::OK);
+    }
+    output::table(
+        &["ACTION", "AGENT", "PROFILE", "TYPE", "FROM", "NOTE"],
+        report
+            .items
+            .iter()
+            .map(|i| {
+                vec![
+                    i.action.clone(),
+                    i.agent.clone(),
+                    i.profile_id.clone(),
+                    i.cred_type.clone(),
+                    i.source.display().to_string(),
+                    i.note.clone().unwrap_or_default(),
+                ]
+            })
+            .collect(),
+    );
+    if let Some(b) = &report.backup {
+        println!(
+            "the previous files are kept encrypted in the vault as `{b}`; `clawkeep migrate --undo` restores them"
+        );
+        if agents.iter().any(|a| paths.sqlite_layout(a)) {
+            super::import_hint(&agents[0]);
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,310 @@
+//! Command-line interface: clap definitions, dispatch, and the single place errors are printed.
+
+mod doctor;
+mod input;
+mod migrate;
+mod models;
+mod onboard;
+mod output;
+mod vault;
+
+use clap::{Args, Parser, Subcommand};
+
+use clawkeep::Result;
+use clawkeep::error::exit;
+use clawkeep::ops::init::BackendChoice;
+use clawkeep::paths::{DEFAULT_AGENT, Paths};
+use clawkeep::profiles::CredType;
+use clawkeep::vault::Vault;
+
+/// clawkeep — a secure credential vault for OpenClaw gateways.
+#[derive(Parser)]
+#[command(name = "clawkeep", version, about, long_about = None, after_help = "Exit codes: see docs/cli.md")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the vault (`--backend auto` probes the keychain and falls back to the encrypted file store).
+    Init {
+        /// Where secrets live.
+        #[arg(long, value_enum, default_value = "auto")]
+        backend: BackendChoice,
+    },
+    /// Change the file store's passphrase (re-wraps the identity only).
+    Passwd,
+    /// Print a profile's secret on stdout, for scripts (like `gh auth token`).
+    Get {
+        /// Profile id, e.g. `anthropic:default`.
+        profile_id: String,
+        #[command(flatten)]
+        agent: AgentArg,
+    },
+    /// Model credentials, as in `openclaw models`.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+    /// Check permissions, the vault, references, plaintext leftovers and expiry.
+    Doctor {
+        /// Repair what is safe to repair (permissions, a missing index).
+        #[arg(long)]
+        fix: bool,
+        /// Only this agent (default: every agent found).
+        #[arg(long)]
+        agent: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move plaintext credentials from OpenClaw's files into the vault and leave references.
+    Migrate {
+        /// Only this agent (default: main).
+        #[arg(long, conflicts_with = "all_agents")]
+        agent: Option<String>,
+        /// Every agent under <state>/agents.
+        #[arg(long)]
+        all_agents: bool,
+        /// Show what would move; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Restore the files as they were before the last migration.
+        #[arg(long, conflicts_with = "dry_run")]
+        undo: bool,
+        /// With --undo: restore even if the files changed since.
+        #[arg(long, requires = "undo")]
+        force: bool,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Guided set-up: choose a store, add keys, offer to migrate (flags run it non-interactively).
+    Onboard(onboard::OnboardArgs),
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Per provider and profile: store, status, expiry. Never needs the passphrase.
+    Status {
+        /// Exit 1 if anything is expired or missing, 2 if a token expires within 24 h.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        agent: AgentArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage credential profiles.
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
+}
+
+#[derive(Args, Clone)]
+pub(crate) struct AgentArg {
+    /// Agent id.
+    #[arg(long, default_value = DEFAULT_AGENT)]
+    pub agent: String,
+}
+
+impl AgentArg {
+    fn id(&self) -> Result<String> {
+        let a = self.agent.trim().to_ascii_lowercase();
+        clawkeep::paths::check_agent_id(&a)?;
+        Ok(a)
+    }
+}
+
+#[derive(Args)]
+pub(crate) struct StoreArgs {
+    /// Provider id, e.g. anthropic, openai, openrouter.
+    #[arg(long)]
+    pub provider: String,
+    /// Profile id (default `<provider>:manual` for tokens, `<provider>:default` for keys).
+    #[arg(long)]
+    pub profile_id: Option<String>,
+    /// Expiry: `12h`, `365d`, `1h30m`, or a bare number of days.
+    #[arg(long)]
+    pub expires_in: Option<String>,
+    /// Replace an existing profile with the same id.
+    #[arg(long)]
+    pub force: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub agent: AgentArg,
+}
+
+#[derive(Subcommand)]
+enum AuthCommand {
+    /// Store a token profile (read without echo on a TTY, or from stdin).
+    PasteToken(StoreArgs),
+    /// Store an API key (or token) profile (read without echo on a TTY, or from stdin).
+    Add {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Credential type.
+        #[arg(long = "type", value_enum, default_value = "api_key")]
+        cred_type: CredType,
+    },
+    /// Run `claude setup-token`, then store the token it prints (needs a TTY).
+    SetupToken(StoreArgs),
+    /// List profiles (from auth-profiles.json and clawkeep's index).
+    List {
+        /// Only this provider.
+        #[arg(long)]
+        provider: Option<String>,
+        #[command(flatten)]
+        agent: AgentArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a profile: its secret, its reference and its order entries.
+    Remove {
+        /// Profile id.
+        profile_id: String,
+        #[command(flatten)]
+        agent: AgentArg,
+    },
+    /// Write clawkeep's references into auth-profiles.json again (e.g. after OpenClaw imported and renamed it).
+    Sync {
+        #[command(flatten)]
+        agent: AgentArg,
+    },
+    /// Per-agent profile order override (auth-state.json).
+    Order {
+        #[command(subcommand)]
+        command: OrderCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrderCommand {
+    /// Show the override.
+    Get {
+        /// Provider id.
+        #[arg(long)]
+        provider: String,
+        #[command(flatten)]
+        agent: AgentArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set the override; every id must exist and belong to the provider.
+    Set {
+        /// Provider id.
+        #[arg(long)]
+        provider: String,
+        #[command(flatten)]
+        agent: AgentArg,
+        /// Profile ids, first preferred.
+        #[arg(required = true)]
+        profile_ids: Vec<String>,
+    },
+    /// Remove the override.
+    Clear {
+        /// Provider id.
+        #[arg(long)]
+        provider: String,
+        #[command(flatten)]
+        agent: AgentArg,
+    },
+}
+
+/// Open the vault with the passphrase coming from the usual sources when needed.
+pub(crate) fn open_vault(paths: &Paths) -> Result<Vault> {
+    Vault::open(paths, input::passphrase_fn())
+}
+
+/// Parse, run, print the error once; the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::OK,
+                _ => exit::USAGE,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("clawkeep: error: {e}");
+            if let Some(h) = e.hint() {
+                eprintln!("  hint: {h}");
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    let paths = Paths::from_env()?;
+    match cli.command {
+        Command::Init { backend } => vault::init(&paths, backend),
+        Command::Passwd => vault::passwd(&paths),
+        Command::Get { profile_id, agent } => vault::get(&paths, &agent.id()?, &profile_id),
+        Command::Models { command } => match command {
+            ModelsCommand::Status { check, agent, json } => models::status(&paths, &agent.id()?, check, json),
+            ModelsCommand::Auth { command } => match command {
+                AuthCommand::PasteToken(a) => models::store(&paths, a, CredType::Token, "manual"),
+                AuthCommand::Add { store, cred_type } => models::store(&paths, store, cred_type, "default"),
+                AuthCommand::SetupToken(a) => models::setup_token(&paths, a),
+                AuthCommand::List { provider, agent, json } => {
+                    models::list(&paths, &agent.id()?, provider.as_deref(), json)
+                }
+                AuthCommand::Remove { profile_id, agent } => models::remove(&paths, &agent.id()?, &profile_id),
+                AuthCommand::Sync { agent } => models::sync(&paths, &agent.id()?),
+                AuthCommand::Order { command } => match command {
+                    OrderCommand::Get { provider, agent, json } => {
+                        models::order_get(&paths, &agent.id()?, &provider, json)
+                    }
+                    OrderCommand::Set { provider, agent, profile_ids } => {
+                        models::order_set(&paths, &agent.id()?, &provider, &profile_ids)
+                    }
+                    OrderCommand::Clear { provider, agent } => models::order_clear(&paths, &agent.id()?, &provider),
+                },
+            },
+        },
+        Command::Doctor { fix, agent, json } => doctor::run(&paths, agent, fix, json),
+        Command::Migrate { agent, all_agents, dry_run, undo, force, json } => {
+            migrate::run(&paths, agent, all_agents, dry_run, undo, force, json)
+        }
+        Command::Onboard(args) => onboard::run(&paths, args),
+    }
+}
+
+/// Agents to look at: the one given, else every agent dir found (at least `main`).
+pub(crate) fn agents_or_all(paths: &Paths, agent: Option<String>) -> Result<Vec<String>> {
+    match agent {
+        Some(a) => {
+            let a = AgentArg { agent: a }.id()?;
+            Ok(vec![a])
+        }
+        None => {
+            let mut all = paths.existing_agents()?;
+            if !all.iter().any(|a| a == DEFAULT_AGENT) {
+                all.insert(0, DEFAULT_AGENT.to_string());
+            }
+            Ok(all)
+        }
+    }
+}
+
+/// Tell the user OpenClaw 2026.9+ must import the changed profiles.
+pub(crate) fn import_hint(agent: &str) {
+    eprintln!(
+        "note: this OpenClaw keeps profiles in SQLite (2026.9+); run `openclaw doctor --fix` so it imports \
+         agents/{agent}/agent/auth-profiles.json — until then it refuses the affected providers"
+    );
+}

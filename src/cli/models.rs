@@ -1,0 +1,208 @@
+//! `models status` and `models auth …`.
+
+use std::process::Command;
+
+use clawkeep::error::exit;
+use clawkeep::ops::profile::{self, NewCredential};
+use clawkeep::ops::status::{self, parse_duration_ms};
+use clawkeep::paths::Paths;
+use clawkeep::profiles::{AuthState, CredType};
+use clawkeep::vault::{Vault, now_ms};
+use clawkeep::{Error, Result};
+
+use super::{StoreArgs, input, output};
+
+pub fn store(paths: &Paths, a: StoreArgs, kind: CredType, default_name: &str) -> Result<i32> {
+    let agent = a.agent.id()?;
+    profile::check_provider(&a.provider)?;
+    let profile_id = a.profile_id.clone().unwrap_or_else(|| format!("{}:{default_name}", a.provider));
+    clawkeep::secret::SecretId::for_profile(&agent, &profile_id)?;
+    let expires = a.expires_in.as_deref().map(parse_duration_ms).transpose()?.map(|ms| now_ms() + ms);
+    let mut vault = super::open_vault(paths)?;
+    let what = if kind == CredType::Token { "token" } else { "API key" };
+    let secret = input::read_secret(&format!("Paste {} {what} for {profile_id}: ", a.provider))?;
+    finish_store(paths, &mut vault, a, agent, profile_id, kind, secret, expires)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish_store(
+    paths: &Paths,
+    vault: &mut Vault,
+    a: StoreArgs,
+    agent: String,
+    profile_id: String,
+    kind: CredType,
+    secret: clawkeep::secret::SecretString,
+    expires: Option<i64>,
+) -> Result<i32> {
+    let added = profile::add(
+        vault,
+        paths,
+        NewCredential { agent, provider: a.provider, profile_id, kind, secret, expires, email: None, force: a.force },
+    )?;
+    if a.json {
+        output::json(&added);
+    } else {
+        println!(
+            "{} {} for agent {} in the {} store; auth-profiles.json refers to `{}`",
+            if added.replaced { "Replaced" } else { "Stored" },
+            added.profile_id,
+            added.agent,
+            added.store,
+            added.secret_id
+        );
+    }
+    if added.needs_import {
+        super::import_hint(&added.agent);
+    }
+    Ok(exit::OK)
+}
+
+pub fn setup_token(paths: &Paths, a: StoreArgs) -> Result<i32> {
+    if a.provider != "anthropic" {
+        return Err(Error::InvalidInput(format!(
+            "setup-token supports --provider anthropic only, not `{}`",
+            a.provider
+        )));
+    }
+    if !input::interactive() {
+        return Err(Error::NeedsTty(
+            "`setup-token` (it runs `claude setup-token`); elsewhere use `clawkeep models auth paste-token --provider anthropic < token.txt`".into(),
+        ));
+    }
+    let agent = a.agent.id()?;
+    let profile_id = a.profile_id.clone().unwrap_or_else(|| "anthropic:manual".into());
+    clawkeep::secret::SecretId::for_profile(&agent, &profile_id)?;
+    let expires = a.expires_in.as_deref().map(parse_duration_ms).transpose()?.map(|ms| now_ms() + ms);
+    let mut vault = super::open_vault(paths)?;
+    let claude = which::which("claude").map_err(|_| {
+        Error::External(
+            "the Claude Code CLI (`claude`) is not on PATH; install it (npm install -g @anthropic-ai/claude-code) or paste a token with `clawkeep models auth paste-token --provider anthropic`".into(),
+        )
+    })?;
+    let status = Command::new(&claude)
+        .arg("setup-token")
+        .status()
+        .map_err(|e| Error::External(format!("could not run {}: {e}", claude.display())))?;
+    if !status.success() {
+        return Err(Error::External(format!("`claude setup-token` failed ({status}); nothing was stored")));
+    }
+    let secret = input::read_secret("Paste the token printed above (sk-ant-oat01-…): ")?;
+    finish_store(paths, &mut vault, a, agent, profile_id, CredType::Token, secret, expires)
+}
+
+fn open_optional(paths: &Paths) -> Result<Option<Vault>> {
+    if Vault::exists(paths) { super::open_vault(paths).map(Some) } else { Ok(None) }
+}
+
+pub fn list(paths: &Paths, agent: &str, provider: Option<&str>, json: bool) -> Result<i32> {
+    let vault = open_optional(paths)?;
+    let rows = profile::list(vault.as_ref(), paths, agent, provider)?;
+    if json {
+        output::json(&rows);
+        return Ok(exit::OK);
+    }
+    if rows.is_empty() {
+        println!("no profiles for agent {agent}");
+        return Ok(exit::OK);
+    }
+    output::table(
+        &["PROFILE", "PROVIDER", "TYPE", "STORE", "SECRET ID", "EXPIRES"],
+        rows.into_iter()
+            .map(|r| {
+                vec![
+                    if r.in_auth_profiles { r.profile_id } else { format!("{} (index only)", r.profile_id) },
+                    r.provider,
+                    r.cred_type,
+                    r.store,
+                    r.secret_id.unwrap_or_else(|| "-".into()),
+                    r.expires.map(|e| output::human_ms(e - now_ms())).unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect(),
+    );
+    Ok(exit::OK)
+}
+
+pub fn status(paths: &Paths, agent: &str, check: bool, json: bool) -> Result<i32> {
+    let vault = open_optional(paths)?;
+    let now = now_ms();
+    let rows = status::status(vault.as_ref(), paths, agent, now)?;
+    let code = status::check_code(&rows);
+    if json {
+        output::json(&serde_json::json!({ "agent": agent, "profiles": rows, "exitCode": code }));
+    } else if rows.is_empty() {
+        println!("no profiles for agent {agent}");
+    } else {
+        output::table(
+            &["PROVIDER", "PROFILE", "TYPE", "STORE", "STATUS", "EXPIRES IN"],
+            rows.iter()
+                .map(|r| {
+                    vec![
+                        r.provider.clone(),
+                        r.profile_id.clone(),
+                        r.cred_type.clone(),
+                        r.store.clone(),
+                        r.status.as_str().into(),
+                        r.expires_in_ms.map(output::human_ms).unwrap_or_else(|| "-".into()),
+                    ]
+                })
+                .collect(),
+        );
+    }
+    Ok(if check { code } else { exit::OK })
+}
+
+pub fn remove(paths: &Paths, agent: &str, profile_id: &str) -> Result<i32> {
+    let mut vault = super::open_vault(paths)?;
+    profile::remove(&mut vault, paths, agent, profile_id)?;
+    println!("Removed {profile_id} (secret, reference and order entries) for agent {agent}");
+    if paths.sqlite_layout(agent) {
+        super::import_hint(agent);
+    }
+    Ok(exit::OK)
+}
+
+pub fn sync(paths: &Paths, agent: &str) -> Result<i32> {
+    let mut vault = super::open_vault(paths)?;
+    let written = profile::sync(&mut vault, paths, agent)?;
+    if written.is_empty() {
+        println!("auth-profiles.json already refers to every stored secret of agent {agent}");
+    } else {
+        println!("Wrote references for {} into {}", written.join(", "), paths.auth_profiles(agent).display());
+        if paths.sqlite_layout(agent) {
+            super::import_hint(agent);
+        }
+    }
+    Ok(exit::OK)
+}
+
+pub fn order_get(paths: &Paths, agent: &str, provider: &str, json: bool) -> Result<i32> {
+    let state = AuthState::load(&paths.auth_state(agent))?;
+    let order = state.order(provider);
+    if json {
+        output::json(&serde_json::json!({ "agent": agent, "provider": provider, "order": order }));
+    } else {
+        match order {
+            Some(o) => println!("{}", o.join(" ")),
+            None => println!("no order override for {provider} (agent {agent})"),
+        }
+    }
+    Ok(exit::OK)
+}
+
+pub fn order_set(paths: &Paths, agent: &str, provider: &str, ids: &[String]) -> Result<i32> {
+    let mut vault = open_optional(paths)?;
+    profile::set_order(vault.as_mut(), paths, agent, provider, ids)?;
+    println!("Order for {provider} (agent {agent}): {}", ids.join(" "));
+    Ok(exit::OK)
+}
+
+pub fn order_clear(paths: &Paths, agent: &str, provider: &str) -> Result<i32> {
+    if profile::clear_order(paths, agent, provider)? {
+        println!("Cleared the order override for {provider} (agent {agent})");
+    } else {
+        println!("no order override for {provider} (agent {agent})");
+    }
+    Ok(exit::OK)
+}

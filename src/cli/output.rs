@@ -1,0 +1,38 @@
+//! Rendering: tables for people, JSON for scripts. The only place that formats command results.
+
+use comfy_table::{Table, presets};
+use serde::Serialize;
+
+/// Print a value as pretty JSON on stdout.
+pub fn json<T: Serialize>(v: &T) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into()));
+}
+
+/// Print a plain aligned table on stdout.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING);
+    t.set_header(header.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+    for r in rows {
+        t.add_row(r);
+    }
+    // comfy-table pads the first column with a leading space under NOTHING; trim each line's left margin.
+    for line in t.to_string().lines() {
+        println!("{}", line.strip_prefix(' ').unwrap_or(line).trim_end());
+    }
+}
+
+/// `3d 4h`, `5h 12m`, `expired 2h ago`.
+pub fn human_ms(ms: i64) -> String {
+    let past = ms < 0;
+    let m = ms.unsigned_abs() / 60_000;
+    let (d, h, mi) = (m / 1440, (m % 1440) / 60, m % 60);
+    let s = if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {mi}m")
+    } else {
+        format!("{mi}m")
+    };
+    if past { format!("{s} ago") } else { s }
+}

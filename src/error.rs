@@ -1,0 +1,195 @@
+//! Typed errors. Every variant maps to one stable exit code (see `docs/cli.md`) and, where there is one, a
+//! suggested fix. User-facing wording lives here and nowhere else. No variant ever carries secret material.
+
+use std::path::PathBuf;
+
+/// Stable process exit codes, documented in `docs/cli.md`.
+pub mod exit {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// A check found problems (`models status --check`: expired or missing; `doctor`: findings remain).
+    pub const CHECK_FAILED: i32 = 1;
+    /// `models status --check`: a token expires within 24 h.
+    pub const CHECK_EXPIRING: i32 = 2;
+    /// Bad command line (unknown flag, missing argument).
+    pub const USAGE: i32 = 64;
+    /// Bad input data: malformed JSON, wrong token format, empty input, invalid id or duration.
+    pub const INVALID_INPUT: i32 = 65;
+    /// A profile, secret, backup or file that was asked for does not exist.
+    pub const NOT_FOUND: i32 = 66;
+    /// The profile id already exists (use `--force`).
+    pub const ALREADY_EXISTS: i32 = 67;
+    /// No vault here yet (`clawkeep init`).
+    pub const NOT_INITIALIZED: i32 = 68;
+    /// The OS keychain cannot be reached: no D-Bus session, no Secret Service, or it timed out.
+    pub const KEYCHAIN_UNAVAILABLE: i32 = 69;
+    /// A bug in clawkeep.
+    pub const INTERNAL: i32 = 70;
+    /// Reading or writing a file failed; the original is left intact.
+    pub const IO: i32 = 74;
+    /// The keychain is locked.
+    pub const KEYCHAIN_LOCKED: i32 = 75;
+    /// An encrypted file or the vault's own metadata is corrupted or truncated.
+    pub const CORRUPT: i32 = 76;
+    /// A file or directory is a symlink, hard-linked, group/world-writable or owned by someone else.
+    pub const INSECURE: i32 = 77;
+    /// The command needs an interactive terminal and there is none.
+    pub const NEEDS_TTY: i32 = 78;
+    /// Wrong passphrase for the file store.
+    pub const WRONG_PASSPHRASE: i32 = 79;
+    /// A required external program (e.g. `claude`) is missing or failed.
+    pub const EXTERNAL: i32 = 80;
+}
+
+/// Why the OS keychain could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeychainProblem {
+    /// No D-Bus session bus to talk to.
+    NoDbus,
+    /// D-Bus works but nothing provides `org.freedesktop.secrets`.
+    NoSecretService,
+    /// The keyring exists but is locked.
+    Locked,
+    /// The keychain did not answer in time.
+    Timeout(u64),
+    /// Any other platform failure (message from the platform, never a secret).
+    Other(String),
+}
+
+/// Every error clawkeep can report. The `#[error]` text of each variant is its documentation.
+#[derive(Debug, thiserror::Error)]
+#[allow(missing_docs)]
+pub enum Error {
+    #[error("{path}: malformed JSON at line {line}, column {column}: {message}")]
+    MalformedJson { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("{path}: unsupported {field} {found} (clawkeep understands {expected})")]
+    UnknownVersion { path: PathBuf, field: &'static str, found: String, expected: &'static str },
+    #[error("{path}: field `{field}`: {message}")]
+    InvalidField { path: PathBuf, field: String, message: String },
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("profile `{profile}` not found for agent `{agent}`")]
+    UnknownProfile { agent: String, profile: String },
+    #[error("no secret stored for `{0}`")]
+    SecretMissing(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("profile `{profile}` already exists for agent `{agent}`")]
+    DuplicateProfile { agent: String, profile: String },
+    #[error("no clawkeep vault in {0}")]
+    NotInitialized(PathBuf),
+    #[error("a clawkeep vault already exists in {0}")]
+    AlreadyInitialized(PathBuf),
+    #[error("{}", keychain_message(.0))]
+    Keychain(KeychainProblem),
+    #[error("wrong passphrase for the file store")]
+    WrongPassphrase,
+    #[error("{path}: {what} is corrupted or truncated")]
+    Corrupt { path: PathBuf, what: String },
+    #[error("{path}: {problem}")]
+    Insecure { path: PathBuf, problem: String, fix: String },
+    #[error("{0} needs an interactive terminal, and there is none")]
+    NeedsTty(String),
+    #[error("{0}")]
+    External(String),
+    #[error("{path}: {action} failed: {source}")]
+    Io { path: PathBuf, action: &'static str, source: std::io::Error },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn keychain_message(p: &KeychainProblem) -> String {
+    match p {
+        KeychainProblem::NoDbus => "OS keychain unavailable: no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset \
+             and there is no $XDG_RUNTIME_DIR/bus)"
+            .into(),
+        KeychainProblem::NoSecretService => {
+            "OS keychain unavailable: D-Bus is running but no Secret Service (org.freedesktop.secrets) answers".into()
+        }
+        KeychainProblem::Locked => "OS keychain is locked".into(),
+        KeychainProblem::Timeout(ms) => format!("OS keychain did not answer within {ms} ms"),
+        KeychainProblem::Other(m) => format!("OS keychain error: {m}"),
+    }
+}
+
+impl Error {
+    /// The stable exit code for this error (`docs/cli.md`).
+    pub fn exit_code(&self) -> i32 {
+        use Error::*;
+        match self {
+            MalformedJson { .. } | UnknownVersion { .. } | InvalidField { .. } | InvalidInput(_) => exit::INVALID_INPUT,
+            UnknownProfile { .. } | SecretMissing(_) | NotFound(_) => exit::NOT_FOUND,
+            DuplicateProfile { .. } | AlreadyInitialized(_) => exit::ALREADY_EXISTS,
+            NotInitialized(_) => exit::NOT_INITIALIZED,
+            Keychain(KeychainProblem::Locked) => exit::KEYCHAIN_LOCKED,
+            Keychain(_) => exit::KEYCHAIN_UNAVAILABLE,
+            WrongPassphrase => exit::WRONG_PASSPHRASE,
+            Corrupt { .. } => exit::CORRUPT,
+            Insecure { .. } => exit::INSECURE,
+            NeedsTty(_) => exit::NEEDS_TTY,
+            External(_) => exit::EXTERNAL,
+            Io { .. } => exit::IO,
+            Internal(_) => exit::INTERNAL,
+        }
+    }
+
+    /// A suggested fix, printed after the message.
+    pub fn hint(&self) -> Option<String> {
+        use Error::*;
+        Some(match self {
+            MalformedJson { .. } | UnknownVersion { .. } | InvalidField { .. } => {
+                "clawkeep left the file untouched; fix it by hand (or restore it) and run the command again".into()
+            }
+            UnknownProfile { .. } => "list profiles with `clawkeep models auth list`".into(),
+            SecretMissing(_) => "store it again with `clawkeep models auth add`/`paste-token --force`, or run `clawkeep doctor`".into(),
+            DuplicateProfile { .. } => "pass --force to replace it, or choose another --profile-id".into(),
+            NotInitialized(_) => "create one with `clawkeep init` (or `clawkeep onboard`)".into(),
+            AlreadyInitialized(_) => "use `clawkeep passwd` to change the passphrase; remove the directory to start over".into(),
+            Keychain(KeychainProblem::NoDbus) => {
+                "on a headless host use the encrypted file store (`clawkeep init --backend file`) or the kernel keyring \
+                 (`--backend keyutils`), or start a session bus (`dbus-run-session`)"
+                    .into()
+            }
+            Keychain(KeychainProblem::NoSecretService) => {
+                "install and start a Secret Service (e.g. gnome-keyring-daemon --components=secrets), or use \
+                 `clawkeep init --backend file`"
+                    .into()
+            }
+            Keychain(KeychainProblem::Locked) => {
+                "unlock your login keyring (e.g. `echo -n PASS | gnome-keyring-daemon --unlock`) and try again".into()
+            }
+            Keychain(KeychainProblem::Timeout(_)) => {
+                "the Secret Service may be waiting for a prompt nobody can see; unlock it from the desktop session, or \
+                 use `--backend file` on headless hosts"
+                    .into()
+            }
+            Keychain(KeychainProblem::Other(_)) => "run `clawkeep doctor` for details".into(),
+            WrongPassphrase => "nothing was changed; check CLAWKEEP_PASSPHRASE_FILE or retype the passphrase".into(),
+            Corrupt { .. } => "restore the file from a backup, or remove the profile and store the secret again".into(),
+            Insecure { fix, .. } => fix.clone(),
+            NeedsTty(_) => "run it in a terminal, or use the non-interactive form described in `--help`".into(),
+            _ => return None,
+        })
+    }
+
+    /// Shorthand for an I/O error on a path.
+    pub fn io(path: impl Into<PathBuf>, action: &'static str, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), action, source }
+    }
+
+    /// A JSON parse error on `path`, with line and column.
+    pub fn json(path: impl Into<PathBuf>, e: &serde_json::Error) -> Self {
+        Error::MalformedJson { path: path.into(), line: e.line(), column: e.column(), message: strip_position(e) }
+    }
+}
+
+fn strip_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

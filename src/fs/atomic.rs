@@ -1,0 +1,47 @@
+//! Atomic writes (temp file in the same directory, fsync, rename, fsync the directory) and bounded reads.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Largest file clawkeep reads (OpenClaw's files and its own are far smaller).
+pub const MAX_FILE: u64 = 16 * 1024 * 1024;
+
+/// Write `data` to `path` atomically with mode 0600. The previous content stays intact on any failure.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().ok_or_else(|| Error::Internal(format!("{} has no parent", path.display())))?;
+    super::check_dir(dir)?;
+    super::check_file(path, false)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".clawkeep-")
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, "creating a temporary file in", e))?;
+    tmp.write_all(data).map_err(|e| Error::io(path, "writing", e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, "syncing", e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, "replacing", e.error))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Read a whole file (bounded), `None` when it does not exist. The buffer is zeroized on drop.
+pub fn read_optional(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, "reading", e)),
+    };
+    let mut buf = Zeroizing::new(Vec::new());
+    f.take(MAX_FILE + 1).read_to_end(&mut buf).map_err(|e| Error::io(path, "reading", e))?;
+    if buf.len() as u64 > MAX_FILE {
+        return Err(Error::InvalidInput(format!("{}: larger than {MAX_FILE} bytes", path.display())));
+    }
+    Ok(Some(buf))
+}

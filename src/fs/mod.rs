@@ -1,0 +1,9 @@
+//! Safe files. Only this module writes files: permission and ownership checks, atomic writes, the vault lock.
+
+mod atomic;
+mod lock;
+mod safe;
+
+pub use atomic::{read_optional, write_atomic};
+pub use lock::VaultLock;
+pub use safe::{Problem, check_dir, check_file, ensure_private_dir, inspect, repair};

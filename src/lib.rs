@@ -1,0 +1,27 @@
+//! clawkeep: a secure credential vault and exec SecretRef provider for OpenClaw gateways.
+//!
+//! Data flows one way: `cli` (in the binary) → [`ops`] → [`vault`] (index, identity, [`vault::store`]) and
+//! [`profiles`] (OpenClaw's files) → [`fs`] (the only module that writes files).
+//!
+//! - [`error`]: typed errors, exit codes and user-facing wording.
+//! - [`paths`]: state dir, agent dirs, clawkeep dir.
+//! - [`secret`]: secret values (`secrecy`) and secret ids.
+//! - [`fs`]: permission checks, atomic writes, the vault lock.
+//! - [`profiles`]: `auth-profiles.json`, `auth-state.json`, `.env`.
+//! - [`vault`]: the vault facade, its index, the wrapped identity and the stores.
+//! - [`ops`]: add, remove, list, status, doctor, migrate.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod fs;
+pub mod ops;
+pub mod paths;
+pub mod profiles;
+pub mod secret;
+pub mod vault;
+
+pub use error::{Error, Result};
+
+/// The provider alias clawkeep registers in OpenClaw (`secrets.providers.clawkeep`).
+pub const PROVIDER_ALIAS: &str = "clawkeep";

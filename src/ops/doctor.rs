@@ -1,0 +1,435 @@
+//! `doctor`: permissions, symlinks, the vault and its store, dangling and unreferenced secrets, plaintext left in
+//! OpenClaw's files, expiring tokens. `--fix` repairs what is safe (permissions, a missing index) and names the
+//! command for the rest.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::paths::Paths;
+use crate::profiles::AuthProfiles;
+use crate::profiles::auth_profiles::{plaintext_fields, profile_provider, profile_ref, profile_type};
+use crate::profiles::dotenv;
+use crate::secret::SecretId;
+use crate::vault::{EntryKind, Index, IndexEntry, Vault, VaultFiles};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Something is broken or unsafe.
+    Error,
+    /// Needs attention soon.
+    Warning,
+    /// Worth knowing; does not fail the run.
+    Info,
+}
+
+/// One finding.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// Stable code (docs/cli.md).
+    pub code: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// The file or dir concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// What is wrong (never a secret).
+    pub message: String,
+    /// How to fix it, when `--fix` cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// Whether `--fix` repaired it.
+    pub fixed: bool,
+}
+
+/// All findings.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Report {
+    /// Findings in check order.
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    fn add(
+        &mut self,
+        code: &'static str,
+        severity: Severity,
+        path: Option<&Path>,
+        message: String,
+        fix: Option<String>,
+    ) {
+        self.findings.push(Finding { code, severity, path: path.map(Path::to_path_buf), message, fix, fixed: false });
+    }
+
+    /// Whether anything is still wrong (errors or warnings not fixed).
+    pub fn failed(&self) -> bool {
+        self.findings.iter().any(|f| !f.fixed && f.severity != Severity::Info)
+    }
+}
+
+fn no_passphrase() -> crate::vault::PassphraseFn {
+    Box::new(|| Err(Error::Internal("doctor never unlocks the vault".into())))
+}
+
+/// Run every check; with `fix`, repair what is safe.
+pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
+    let mut r = Report::default();
+    let files = VaultFiles::new(paths);
+
+    // 1. Permissions and symlinks.
+    let mut dirs = vec![paths.state_dir.clone(), files.dir.clone(), files.secrets.clone()];
+    let mut plain_files = vec![
+        paths.dotenv(),
+        paths.openclaw_config(),
+        files.config.clone(),
+        files.index.clone(),
+        files.identity.clone(),
+    ];
+    for a in agents {
+        dirs.push(paths.agent_dir(a));
+        plain_files.extend([paths.auth_profiles(a), paths.auth_state(a), paths.legacy_auth(a)]);
+    }
+    if let Ok(rd) = std::fs::read_dir(&files.secrets) {
+        plain_files.extend(rd.flatten().map(|e| e.path()));
+    }
+    for (path, dir) in dirs.iter().map(|d| (d, true)).chain(plain_files.iter().map(|f| (f, false))) {
+        check_perms(&mut r, path, dir, fix);
+    }
+
+    // 2. The vault and its store.
+    let index_missing = files.config.exists() && !files.index.exists();
+    if index_missing {
+        if fix {
+            match rebuild_index(paths, agents) {
+                Ok(n) => {
+                    r.add(
+                        "INDEX_MISSING",
+                        Severity::Error,
+                        Some(&files.index),
+                        format!("index was missing; rebuilt with {n} entries"),
+                        None,
+                    );
+                    r.findings.last_mut().expect("pushed").fixed = true;
+                }
+                Err(e) => r.add(
+                    "INDEX_MISSING",
+                    Severity::Error,
+                    Some(&files.index),
+                    format!("index is missing and could not be rebuilt: {e}"),
+                    None,
+                ),
+            }
+        } else {
+            r.add(
+                "INDEX_MISSING",
+                Severity::Error,
+                Some(&files.index),
+                "the vault's index is missing".into(),
+                Some("clawkeep doctor --fix".into()),
+            );
+        }
+    }
+    let vault = if !files.config.exists() {
+        r.add(
+            "VAULT_MISSING",
+            Severity::Error,
+            Some(&files.dir),
+            "no clawkeep vault here".into(),
+            Some("clawkeep init".into()),
+        );
+        None
+    } else {
+        match Vault::open(paths, no_passphrase()) {
+            Ok(v) => {
+                if let Err(e) = v.probe() {
+                    r.add(
+                        "STORE_UNAVAILABLE",
+                        Severity::Error,
+                        Some(&files.dir),
+                        format!("the {} store does not work: {e}", v.backend()),
+                        e.hint(),
+                    );
+                }
+                Some(v)
+            }
+            Err(e) => {
+                if !index_missing || fix {
+                    r.add("VAULT_UNREADABLE", Severity::Error, Some(&files.dir), e.to_string(), e.hint());
+                }
+                None
+            }
+        }
+    };
+
+    // 3. References, unreferenced secrets, plaintext, expiry — per agent.
+    let mut referenced: Vec<String> = Vec::new();
+    for a in agents {
+        let ap_path = paths.auth_profiles(a);
+        let file = match AuthProfiles::load(&ap_path) {
+            Ok(f) => f,
+            Err(e) => {
+                r.add("PROFILES_UNREADABLE", Severity::Error, Some(&ap_path), e.to_string(), e.hint());
+                continue;
+            }
+        };
+        for (pid, p) in file.profiles() {
+            let provider = profile_provider(p).unwrap_or_default();
+            let ptype = profile_type(p).unwrap_or_default();
+            if let Some(rf) = profile_ref(p).filter(|x| x.is_clawkeep()) {
+                referenced.push(rf.id.clone());
+                let present = match (&vault, SecretId::parse(&rf.id)) {
+                    (Some(v), Ok(id)) => v.present_in_store(&id).ok(),
+                    _ => Some(false),
+                };
+                if present == Some(false) {
+                    let cmd = if ptype == "token" { "paste-token" } else { "add" };
+                    r.add(
+                        "REF_MISSING",
+                        Severity::Error,
+                        Some(&ap_path),
+                        format!("profile `{pid}` refers to `{}`, which is not in the vault", rf.id),
+                        Some(format!("clawkeep models auth {cmd} --agent {a} --provider {provider} --profile-id {pid} --force (or `clawkeep models auth remove {pid}`)")),
+                    );
+                }
+            }
+            let plain = plaintext_fields(p);
+            if !plain.is_empty() {
+                if ptype == "oauth" || plain.contains(&"access") {
+                    r.add("OAUTH_PLAINTEXT", Severity::Info, Some(&ap_path), format!("OAuth profile `{pid}` keeps its tokens in plaintext (OpenClaw cannot use references for OAuth)"), None);
+                } else {
+                    r.add(
+                        "PLAINTEXT",
+                        Severity::Error,
+                        Some(&ap_path),
+                        format!("profile `{pid}` holds a plaintext secret ({})", plain.join(", ")),
+                        Some(format!("clawkeep migrate --agent {a}")),
+                    );
+                }
+            }
+            if let Some(exp) = crate::profiles::auth_profiles::profile_expires(p) {
+                match super::status::health_of(Some(exp), now) {
+                    super::status::Health::Expired => r.add(
+                        "EXPIRED",
+                        Severity::Error,
+                        Some(&ap_path),
+                        format!("profile `{pid}` expired"),
+                        Some(renew_hint(provider, pid, a)),
+                    ),
+                    super::status::Health::Expiring => r.add(
+                        "EXPIRING",
+                        Severity::Warning,
+                        Some(&ap_path),
+                        format!("profile `{pid}` expires within 24 h"),
+                        Some(renew_hint(provider, pid, a)),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+        let legacy = paths.legacy_auth(a);
+        if legacy.exists() {
+            r.add(
+                "LEGACY_AUTH_JSON",
+                Severity::Error,
+                Some(&legacy),
+                "legacy auth.json may hold plaintext credentials".into(),
+                Some(format!("clawkeep migrate --agent {a}")),
+            );
+        }
+        // Unreferenced secrets: only when the reference file is there to compare with (after OpenClaw 2026.9 imports
+        // and renames it, the references live in its SQLite store).
+        if let Some(v) = &vault
+            && file.original.is_some()
+        {
+            for (sid, e) in v.index.profiles_of(a) {
+                if !referenced.contains(sid) {
+                    r.add(
+                        "UNREFERENCED",
+                        Severity::Warning,
+                        Some(&ap_path),
+                        format!(
+                            "stored secret `{sid}` (profile `{}`) is not referenced by any profile",
+                            e.profile_id.as_deref().unwrap_or("?")
+                        ),
+                        Some(format!(
+                            "clawkeep models auth sync --agent {a} (or `clawkeep models auth remove {} --agent {a}`)",
+                            e.profile_id.as_deref().unwrap_or("?")
+                        )),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(v) = &vault
+        && let Ok(listed) = v.listed_in_store()
+    {
+        for id in listed {
+            if !v.index.secrets.contains_key(id.as_str()) {
+                r.add(
+                    "ORPHAN_SECRET",
+                    Severity::Warning,
+                    Some(&files.secrets),
+                    format!("encrypted secret `{id}` is not in the index"),
+                    Some("clawkeep doctor --fix (rebuilds the index when it is missing) or remove the file".into()),
+                );
+            }
+        }
+    }
+
+    // 4. Plaintext in the other OpenClaw files.
+    if let Ok(Some(bytes)) = crate::fs::read_optional(&paths.dotenv())
+        && let Ok(text) = std::str::from_utf8(&bytes)
+    {
+        for k in dotenv::find_keys(text) {
+            r.add(
+                "ENV_PLAINTEXT",
+                Severity::Error,
+                Some(&paths.dotenv()),
+                format!("{} is set in plaintext (line {})", k.name, k.line + 1),
+                Some("clawkeep migrate".into()),
+            );
+        }
+    }
+    if let Ok(Some(bytes)) = crate::fs::read_optional(&paths.openclaw_config())
+        && let Ok(text) = std::str::from_utf8(&bytes)
+        && let Ok(cfg) = json5::from_str::<Value>(text)
+        && let Some(providers) = cfg.pointer("/models/providers").and_then(Value::as_object)
+    {
+        for (name, p) in providers {
+            if p.get("apiKey").and_then(Value::as_str).is_some_and(|s| !s.is_empty() && !s.starts_with("${")) {
+                r.add(
+                    "CONFIG_PLAINTEXT",
+                    Severity::Error,
+                    Some(&paths.openclaw_config()),
+                    format!("models.providers.{name}.apiKey is a plaintext key"),
+                    Some(format!("store it with `clawkeep models auth add --provider {name}` and replace the value with {{\"source\":\"exec\",\"provider\":\"clawkeep\",\"id\":\"main/{name}:default\"}}")),
+                );
+            }
+        }
+    }
+    r
+}
+
+fn renew_hint(provider: &str, pid: &str, agent: &str) -> String {
+    if provider == "anthropic" {
+        format!(
+            "clawkeep models auth setup-token --provider anthropic --profile-id {pid} --agent {agent} (or paste-token --force)"
+        )
+    } else {
+        format!("clawkeep models auth paste-token --provider {provider} --profile-id {pid} --agent {agent} --force")
+    }
+}
+
+fn check_perms(r: &mut Report, path: &Path, dir: bool, fix: bool) {
+    let problems = match crate::fs::inspect(path, dir) {
+        Ok(Some(p)) if !p.is_empty() => p,
+        Ok(_) => return,
+        Err(e) => {
+            r.add("UNREADABLE", Severity::Error, Some(path), e.to_string(), None);
+            return;
+        }
+    };
+    let fixable = problems.iter().all(|p| p.chmod_fixable());
+    let message =
+        format!("{} {}", path.display(), problems.iter().map(|p| p.describe()).collect::<Vec<_>>().join(", "));
+    let code = if problems.contains(&crate::fs::Problem::Symlink) { "SYMLINK" } else { "PERMISSIONS" };
+    let fix_cmd = if fixable {
+        Some(format!("chmod {} {} (or clawkeep doctor --fix)", if dir { "700" } else { "600" }, path.display()))
+    } else if let Err(Error::Insecure { fix, .. }) =
+        if dir { crate::fs::check_dir(path) } else { crate::fs::check_file(path, true) }
+    {
+        Some(fix)
+    } else {
+        None
+    };
+    r.add(code, Severity::Error, Some(path), message, fix_cmd);
+    if fix && fixable && crate::fs::repair(path, dir).unwrap_or(false) {
+        r.findings.last_mut().expect("pushed").fixed = true;
+    }
+}
+
+/// Rebuild a missing index from the references in `auth-profiles.json` and the file store's listing.
+fn rebuild_index(paths: &Paths, agents: &[String]) -> crate::Result<usize> {
+    let files = VaultFiles::new(paths);
+    Index::default().save(&files.index)?;
+    let mut vault = Vault::open(paths, no_passphrase())?;
+    let _lock = vault.lock()?;
+    let now = crate::vault::now_ms();
+    let backend = vault.backend();
+    let entry = |agent: Option<String>, pid: Option<String>, provider: Option<String>, t: Option<String>, exp, kind| {
+        IndexEntry {
+            store: backend,
+            kind,
+            agent,
+            profile_id: pid,
+            provider,
+            cred_type: t,
+            expires: exp,
+            email: None,
+            created: now,
+            updated: now,
+            extra: Default::default(),
+        }
+    };
+    let mut new = Index::default();
+    for a in agents {
+        let Ok(file) = AuthProfiles::load(&paths.auth_profiles(a)) else { continue };
+        for (pid, p) in file.profiles() {
+            if let Some(rf) = profile_ref(p).filter(|x| x.is_clawkeep())
+                && let Ok(id) = SecretId::parse(&rf.id)
+                && vault.present_in_store(&id).unwrap_or(false)
+            {
+                new.secrets.insert(
+                    rf.id.clone(),
+                    entry(
+                        Some(a.clone()),
+                        Some(pid.clone()),
+                        profile_provider(p).map(String::from),
+                        profile_type(p).map(String::from),
+                        crate::profiles::auth_profiles::profile_expires(p),
+                        EntryKind::Profile,
+                    ),
+                );
+            }
+        }
+    }
+    for id in vault.listed_in_store()? {
+        let s = id.as_str();
+        if new.secrets.contains_key(s) {
+            continue;
+        }
+        let kind = if s.starts_with(super::migrate::BACKUP_PREFIX) { EntryKind::Backup } else { EntryKind::Profile };
+        let (agent, pid) = match (kind, s.split_once('/')) {
+            (EntryKind::Profile, Some((a, p))) => (Some(a.to_string()), Some(unescape(p))),
+            _ => (None, None),
+        };
+        let provider = pid.as_ref().and_then(|p| p.split_once(':')).map(|(p, _)| p.to_string());
+        new.secrets.insert(s.to_string(), entry(agent, pid, provider, None, None, kind));
+    }
+    vault.index = new;
+    vault.save_index()?;
+    Ok(vault.index.secrets.len())
+}
+
+/// Undo `SecretId::for_profile`'s `#xx` escapes.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'#'
+            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

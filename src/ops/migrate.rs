@@ -1,0 +1,503 @@
+//! `migrate`: move plaintext credentials out of OpenClaw's files into the vault, rewrite them as references,
+//! keep the pre-migration files only encrypted (in the vault), and undo on request.
+//!
+//! Sources: inline `key`/`apiKey`/`token` in `auth-profiles.json` (also a legacy flat map in its place), the
+//! legacy `auth.json`, and provider keys in `<state>/.env` (into agent `main`). OAuth profiles cannot be
+//! references in OpenClaw: they are reported and left untouched.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::paths::{DEFAULT_AGENT, Paths};
+use crate::profiles::auth_profiles::{profile_expires, profile_provider, profile_ref, profile_type};
+use crate::profiles::{AuthProfiles, CredType, dotenv};
+use crate::secret::{ExposeSecret, SecretId, SecretString};
+use crate::vault::{EntryKind, IndexEntry, Vault, now_ms};
+
+/// Prefix of backup secret ids (`#` keeps them apart from agent ids).
+pub const BACKUP_PREFIX: &str = "backup#migrate-";
+
+/// What happened (or would happen) to one credential.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Item {
+    /// Agent.
+    pub agent: String,
+    /// Profile id.
+    pub profile_id: String,
+    /// Provider.
+    pub provider: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub cred_type: String,
+    /// File it came from.
+    pub source: PathBuf,
+    /// `moved`, `would-move`, `skipped`.
+    pub action: String,
+    /// Why, for skips.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The outcome.
+#[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Per credential.
+    pub items: Vec<Item>,
+    /// Files rewritten (or that would be).
+    pub files: Vec<PathBuf>,
+    /// The encrypted backup's id, when something was migrated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+}
+
+struct Move {
+    agent: String,
+    profile_id: String,
+    provider: String,
+    kind: CredType,
+    secret: SecretString,
+    expires: Option<i64>,
+    email: Option<String>,
+}
+
+/// A file's planned new content (`None` = delete).
+struct Rewrite {
+    path: PathBuf,
+    original: Option<Zeroizing<Vec<u8>>>,
+    new: Option<Vec<u8>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct BackupFile {
+    path: PathBuf,
+    /// base64 of the original bytes; absent when the file did not exist.
+    original: Option<String>,
+    /// sha256 (hex) of what migrate wrote; absent when it removed the file.
+    written: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Bundle {
+    version: u32,
+    created: i64,
+    files: Vec<BackupFile>,
+    secrets: Vec<String>,
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn obj_str(p: &Map<String, Value>, k: &str) -> Option<String> {
+    p.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).map(String::from)
+}
+
+/// Inline secret of a profile and its type: `key`/`apiKey` → api_key, `token` → token.
+fn inline_secret(p: &Map<String, Value>) -> Option<(CredType, String)> {
+    if let Some(k) = obj_str(p, "key").or_else(|| obj_str(p, "apiKey")) {
+        return Some((CredType::ApiKey, k));
+    }
+    obj_str(p, "token").map(|t| (CredType::Token, t))
+}
+
+fn serialize(doc: &Map<String, Value>) -> Vec<u8> {
+    let mut b = serde_json::to_vec_pretty(doc).unwrap_or_default();
+    b.push(b'\n');
+    b
+}
+
+/// Plan and (unless `dry_run`) carry out the migration for `agents`.
+pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: bool) -> Result<Report> {
+    let _lock = vault.lock()?;
+    let mut report = Report { dry_run, ..Default::default() };
+    let mut moves: Vec<Move> = Vec::new();
+    let mut rewrites: Vec<Rewrite> = Vec::new();
+    let item = |m: &Move, source: &Path, action: &str, note: Option<String>| Item {
+        agent: m.agent.clone(),
+        profile_id: m.profile_id.clone(),
+        provider: m.provider.clone(),
+        cred_type: m.kind.as_str().into(),
+        source: source.into(),
+        action: action.into(),
+        note,
+    };
+
+    for agent in agents {
+        let ap_path = paths.auth_profiles(agent);
+        let raw = crate::profiles::read_object(&ap_path)?;
+        let original = crate::fs::read_optional(&ap_path)?;
+        // Flat legacy map in place of auth-profiles.json → version 1.
+        let mut doc = match raw {
+            Some((m, _)) if !m.contains_key("version") && !m.contains_key("profiles") => {
+                let mut profiles = Map::new();
+                for (provider, v) in m {
+                    let mut p = v.as_object().cloned().unwrap_or_default();
+                    p.entry("provider").or_insert_with(|| json!(provider.clone()));
+                    if !p.contains_key("type") && !p.contains_key("mode") {
+                        let t = if p.contains_key("access") {
+                            "oauth"
+                        } else if p.contains_key("token") {
+                            "token"
+                        } else {
+                            "api_key"
+                        };
+                        p.insert("type".into(), json!(t));
+                    }
+                    profiles.insert(format!("{provider}:default"), Value::Object(p));
+                }
+                let mut d = Map::new();
+                d.insert("version".into(), json!(1));
+                d.insert("profiles".into(), Value::Object(profiles));
+                d
+            }
+            Some((m, _)) => {
+                // Validates version and refs with the normal loader.
+                AuthProfiles::load(&ap_path)?;
+                m
+            }
+            None => {
+                let mut d = Map::new();
+                d.insert("version".into(), json!(1));
+                d.insert("profiles".into(), json!({}));
+                d
+            }
+        };
+        let mut ap = AuthProfiles { path: ap_path.clone(), doc: doc.clone(), original: None };
+        let mut changed = original.is_some() && !doc.contains_key("version");
+
+        // Legacy auth.json: { "<provider>": { type?, key|apiKey|token|access… } }.
+        let legacy_path = paths.legacy_auth(agent);
+        let legacy_original = crate::fs::read_optional(&legacy_path)?;
+        let mut legacy_rest: Option<Map<String, Value>> = None;
+        let mut legacy_moved = false;
+        if legacy_original.is_some() {
+            let (m, _) = crate::profiles::read_object(&legacy_path)?.expect("read above");
+            let mut rest = Map::new();
+            for (provider, v) in m {
+                let Some(p) = v.as_object() else {
+                    rest.insert(provider, v);
+                    continue;
+                };
+                let pid = format!("{provider}:default");
+                match inline_secret(p) {
+                    Some((kind, s)) if ap.get(&pid).is_none() => {
+                        let m = Move {
+                            agent: agent.clone(),
+                            profile_id: pid,
+                            provider: provider.clone(),
+                            kind,
+                            secret: SecretString::from(s),
+                            expires: profile_expires(p),
+                            email: obj_str(p, "email"),
+                        };
+                        report.items.push(item(&m, &legacy_path, if dry_run { "would-move" } else { "moved" }, None));
+                        moves.push(m);
+                        legacy_moved = true;
+                    }
+                    Some((kind, _)) => {
+                        report.items.push(Item {
+                            agent: agent.clone(),
+                            profile_id: pid,
+                            provider: provider.clone(),
+                            cred_type: kind.as_str().into(),
+                            source: legacy_path.clone(),
+                            action: "skipped".into(),
+                            note: Some(
+                                "a profile with this id already exists in auth-profiles.json; left in auth.json".into(),
+                            ),
+                        });
+                        rest.insert(provider, v);
+                    }
+                    None => {
+                        if p.contains_key("access") || p.contains_key("refresh") {
+                            report.items.push(Item {
+                                agent: agent.clone(),
+                                profile_id: pid,
+                                provider: provider.clone(),
+                                cred_type: "oauth".into(),
+                                source: legacy_path.clone(),
+                                action: "skipped".into(),
+                                note: Some("OAuth credentials cannot be references in OpenClaw; left untouched".into()),
+                            });
+                        }
+                        rest.insert(provider, v);
+                    }
+                }
+            }
+            legacy_rest = Some(rest);
+        }
+
+        // Inline secrets in auth-profiles.json.
+        let ids: Vec<String> = ap.profiles().map(|(k, _)| k.clone()).collect();
+        for pid in ids {
+            let p = ap.get(&pid).expect("listed").clone();
+            let provider = profile_provider(&p).unwrap_or_default().to_string();
+            let ptype = profile_type(&p).unwrap_or_default().to_string();
+            if ptype == "oauth" || p.contains_key("access") {
+                if !crate::profiles::auth_profiles::plaintext_fields(&p).is_empty() {
+                    report.items.push(Item {
+                        agent: agent.clone(),
+                        profile_id: pid.clone(),
+                        provider,
+                        cred_type: "oauth".into(),
+                        source: ap_path.clone(),
+                        action: "skipped".into(),
+                        note: Some("OAuth credentials cannot be references in OpenClaw; left untouched".into()),
+                    });
+                }
+                continue;
+            }
+            if profile_ref(&p).is_some() {
+                continue;
+            }
+            let Some((inline_kind, s)) = inline_secret(&p) else { continue };
+            let kind = CredType::parse(&ptype).unwrap_or(inline_kind);
+            let m = Move {
+                agent: agent.clone(),
+                profile_id: pid.clone(),
+                provider,
+                kind,
+                secret: SecretString::from(s),
+                expires: profile_expires(&p),
+                email: obj_str(&p, "email"),
+            };
+            report.items.push(item(&m, &ap_path, if dry_run { "would-move" } else { "moved" }, None));
+            moves.push(m);
+        }
+
+        // .env keys go to the default agent.
+        if agent == DEFAULT_AGENT {
+            let env_path = paths.dotenv();
+            crate::fs::check_file(&env_path, true)?;
+            if let Some(bytes) = crate::fs::read_optional(&env_path)? {
+                let text = std::str::from_utf8(&bytes)
+                    .map_err(|_| Error::InvalidInput(format!("{}: not UTF-8 text", env_path.display())))?;
+                let mut drop = Vec::new();
+                for k in dotenv::find_keys(text) {
+                    let pid = format!("{}:default", k.provider);
+                    let taken =
+                        ap.get(&pid).is_some() || moves.iter().any(|m| m.agent == *agent && m.profile_id == pid);
+                    if taken {
+                        report.items.push(Item {
+                            agent: agent.clone(),
+                            profile_id: pid,
+                            provider: k.provider.into(),
+                            cred_type: "api_key".into(),
+                            source: env_path.clone(),
+                            action: "skipped".into(),
+                            note: Some(format!("profile exists already; {} left in .env", k.name)),
+                        });
+                        continue;
+                    }
+                    let m = Move {
+                        agent: agent.clone(),
+                        profile_id: pid,
+                        provider: k.provider.into(),
+                        kind: CredType::ApiKey,
+                        secret: SecretString::from(k.value.as_str().to_owned()),
+                        expires: None,
+                        email: None,
+                    };
+                    report.items.push(item(&m, &env_path, if dry_run { "would-move" } else { "moved" }, None));
+                    moves.push(m);
+                    drop.push(k.line);
+                }
+                if !drop.is_empty() {
+                    rewrites.push(Rewrite {
+                        path: env_path.clone(),
+                        new: Some(dotenv::without_lines(text, &drop).into_bytes()),
+                        original: Some(bytes),
+                    });
+                }
+            }
+        }
+
+        // References for everything moved from this agent.
+        for m in moves.iter().filter(|m| m.agent == *agent) {
+            let id = SecretId::for_profile(&m.agent, &m.profile_id)?;
+            let had = ap.get(&m.profile_id).is_some();
+            ap.upsert_ref(&m.profile_id, &m.provider, m.kind, &id, m.expires);
+            if !had
+                && let Some(e) = &m.email
+                && let Some(p) =
+                    ap.doc.get_mut("profiles").and_then(|p| p.get_mut(&m.profile_id)).and_then(Value::as_object_mut)
+            {
+                p.insert("email".into(), json!(e));
+            }
+            changed = true;
+        }
+        doc = ap.doc.clone();
+        if changed {
+            rewrites.push(Rewrite { path: ap_path.clone(), original, new: Some(serialize(&doc)) });
+        }
+        if let Some(rest) = legacy_rest
+            && legacy_moved
+        {
+            let new = if rest.is_empty() { None } else { Some(serialize(&rest)) };
+            rewrites.push(Rewrite { path: legacy_path.clone(), original: legacy_original, new });
+        }
+    }
+
+    report.files = rewrites.iter().map(|r| r.path.clone()).collect();
+    if dry_run || moves.is_empty() {
+        return Ok(report);
+    }
+
+    // 1. Keep the pre-migration files, encrypted, in the vault.
+    let created = now_ms();
+    let backup_id = SecretId::parse(&format!("{BACKUP_PREFIX}{created}"))?;
+    let mut secret_ids = Vec::new();
+    for m in &moves {
+        secret_ids.push(SecretId::for_profile(&m.agent, &m.profile_id)?.to_string());
+    }
+    let bundle = Bundle {
+        version: 1,
+        created,
+        files: rewrites
+            .iter()
+            .map(|r| BackupFile {
+                path: r.path.clone(),
+                original: r.original.as_ref().map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+                written: r.new.as_ref().map(|b| sha256_hex(b)),
+            })
+            .collect(),
+        secrets: secret_ids,
+    };
+    let bundle_json = Zeroizing::new(serde_json::to_string(&bundle).map_err(|e| Error::Internal(e.to_string()))?);
+    let backup_entry = IndexEntry {
+        store: vault.backend(),
+        kind: EntryKind::Backup,
+        agent: None,
+        profile_id: None,
+        provider: None,
+        cred_type: None,
+        expires: None,
+        email: None,
+        created: 0,
+        updated: 0,
+        extra: Default::default(),
+    };
+    vault.put(&backup_id, &SecretString::from(bundle_json.as_str().to_owned()), backup_entry)?;
+    vault.save_index()?;
+
+    // 2. Store every secret and read it back before any plaintext is removed.
+    for m in &moves {
+        let id = SecretId::for_profile(&m.agent, &m.profile_id)?;
+        let entry = IndexEntry {
+            store: vault.backend(),
+            kind: EntryKind::Profile,
+            agent: Some(m.agent.clone()),
+            profile_id: Some(m.profile_id.clone()),
+            provider: Some(m.provider.clone()),
+            cred_type: Some(m.kind.as_str().into()),
+            expires: m.expires,
+            email: m.email.clone(),
+            created: 0,
+            updated: 0,
+            extra: Default::default(),
+        };
+        vault.put(&id, &m.secret, entry)?;
+        let back = vault.get(&id)?;
+        if !crate::secret::same(&back, &m.secret) {
+            vault.save_index()?;
+            return Err(Error::Internal(format!(
+                "read-back of `{id}` did not match what was stored; no file was changed (backup kept as `{backup_id}`)"
+            )));
+        }
+    }
+    vault.save_index()?;
+
+    // 3. Rewrite the files.
+    for r in &rewrites {
+        match &r.new {
+            Some(b) => {
+                if let Some(dir) = r.path.parent() {
+                    crate::fs::ensure_private_dir(dir)?;
+                }
+                crate::fs::write_atomic(&r.path, b)?
+            }
+            None => std::fs::remove_file(&r.path).map_err(|e| Error::io(&r.path, "removing", e))?,
+        }
+    }
+    report.backup = Some(backup_id.to_string());
+    Ok(report)
+}
+
+/// What `--undo` did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Undone {
+    /// The backup restored.
+    pub backup: String,
+    /// Files restored.
+    pub restored: Vec<PathBuf>,
+    /// Secrets removed from the vault (their plaintext is back in the files).
+    pub removed_secrets: Vec<String>,
+}
+
+/// Restore the files from the newest migration backup. Refuses when a file changed since the migration unless
+/// `force`.
+pub fn undo(vault: &mut Vault, force: bool) -> Result<Undone> {
+    let _lock = vault.lock()?;
+    let (bid, _) = vault
+        .index
+        .secrets
+        .iter()
+        .filter(|(id, e)| e.kind == EntryKind::Backup && id.starts_with(BACKUP_PREFIX))
+        .max_by_key(|(_, e)| e.created)
+        .map(|(id, e)| (id.clone(), e.clone()))
+        .ok_or_else(|| Error::NotFound("no migration backup to undo".into()))?;
+    let backup_id = SecretId::parse(&bid)?;
+    let json = vault.get(&backup_id)?;
+    let bundle: Bundle = serde_json::from_str(json.expose_secret())
+        .map_err(|_| Error::Corrupt { path: vault.files.index.clone(), what: format!("the backup `{bid}`") })?;
+    for f in &bundle.files {
+        let now = crate::fs::read_optional(&f.path)?;
+        let current = now.as_ref().map(|b| sha256_hex(b));
+        if current != f.written && !force {
+            return Err(Error::InvalidInput(format!(
+                "{} changed after the migration; undo would lose those changes (pass --force to restore anyway)",
+                f.path.display()
+            )));
+        }
+    }
+    let mut restored = Vec::new();
+    for f in &bundle.files {
+        match &f.original {
+            Some(b64) => {
+                let bytes = Zeroizing::new(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .map_err(|_| Error::Corrupt { path: f.path.clone(), what: format!("the backup `{bid}`") })?,
+                );
+                crate::fs::write_atomic(&f.path, &bytes)?;
+            }
+            None => {
+                if f.path.exists() {
+                    std::fs::remove_file(&f.path).map_err(|e| Error::io(&f.path, "removing", e))?;
+                }
+            }
+        }
+        restored.push(f.path.clone());
+    }
+    let mut removed = Vec::new();
+    for s in &bundle.secrets {
+        let id = SecretId::parse(s)?;
+        if vault.remove(&id)? {
+            removed.push(s.clone());
+        }
+    }
+    vault.remove(&backup_id)?;
+    vault.save_index()?;
+    Ok(Undone { backup: bid, restored, removed_secrets: removed })
+}

@@ -1,0 +1,8 @@
+//! Operations: what the commands (and later the service) do, expressed over the vault and OpenClaw's files.
+//! Nothing here prints or prompts; results come back as values for `cli/` to render.
+
+pub mod doctor;
+pub mod init;
+pub mod migrate;
+pub mod profile;
+pub mod status;

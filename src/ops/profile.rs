@@ -1,0 +1,356 @@
+//! Adding, removing, listing, reading and ordering credential profiles.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::paths::Paths;
+use crate::profiles::auth_profiles::{profile_provider, profile_ref, profile_type};
+use crate::profiles::{AuthProfiles, AuthState, CredType};
+use crate::secret::{ExposeSecret, SecretId, SecretString};
+use crate::vault::{EntryKind, IndexEntry, Vault};
+
+/// Anthropic setup-token prefix.
+pub const ANTHROPIC_TOKEN_PREFIX: &str = "sk-ant-oat01-";
+/// Anthropic API key prefix.
+pub const ANTHROPIC_KEY_PREFIX: &str = "sk-ant-api";
+/// Minimum setup-token length.
+pub const ANTHROPIC_TOKEN_MIN: usize = 80;
+
+/// A credential to store.
+pub struct NewCredential {
+    /// Agent id.
+    pub agent: String,
+    /// Provider id.
+    pub provider: String,
+    /// Profile id.
+    pub profile_id: String,
+    /// api_key or token.
+    pub kind: CredType,
+    /// The secret.
+    pub secret: SecretString,
+    /// Expiry (ms since the epoch).
+    pub expires: Option<i64>,
+    /// Email (metadata).
+    pub email: Option<String>,
+    /// Replace an existing profile.
+    pub force: bool,
+}
+
+/// Provider-specific checks; messages never quote the secret.
+pub fn check_secret(provider: &str, kind: CredType, secret: &SecretString) -> Result<()> {
+    let s = secret.expose_secret();
+    if provider == "anthropic" {
+        match kind {
+            CredType::Token if s.starts_with(ANTHROPIC_KEY_PREFIX) => {
+                return Err(Error::InvalidInput(
+                    "this looks like an Anthropic API key (sk-ant-api…), not a setup-token; store it as a key: \
+                     `clawkeep models auth add --provider anthropic`"
+                        .into(),
+                ));
+            }
+            CredType::Token if !s.starts_with(ANTHROPIC_TOKEN_PREFIX) => {
+                return Err(Error::InvalidInput(format!(
+                    "not an Anthropic setup-token: it must start with `{ANTHROPIC_TOKEN_PREFIX}` (get one with `claude setup-token`)"
+                )));
+            }
+            CredType::Token if s.len() < ANTHROPIC_TOKEN_MIN => {
+                return Err(Error::InvalidInput(format!(
+                    "Anthropic setup-token too short ({} characters, at least {ANTHROPIC_TOKEN_MIN}); was it cut off when pasted?",
+                    s.len()
+                )));
+            }
+            CredType::ApiKey if s.starts_with(ANTHROPIC_TOKEN_PREFIX) => {
+                return Err(Error::InvalidInput(
+                    "this is an Anthropic setup-token (sk-ant-oat01-…), not an API key; store it with \
+                     `clawkeep models auth paste-token --provider anthropic`"
+                        .into(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Check a provider id (OpenClaw's provider ids are lowercase slugs).
+pub fn check_provider(p: &str) -> Result<()> {
+    let ok = !p.is_empty()
+        && p.len() <= 64
+        && p.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "invalid provider `{}`: use a lowercase id such as `anthropic`",
+            p.escape_debug()
+        )))
+    }
+}
+
+/// Result of storing a credential.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Added {
+    /// Agent id.
+    pub agent: String,
+    /// Profile id.
+    pub profile_id: String,
+    /// Secret id used in the reference.
+    pub secret_id: String,
+    /// Store.
+    pub store: String,
+    /// Whether an existing profile was replaced.
+    pub replaced: bool,
+    /// OpenClaw 2026.9+ keeps profiles in SQLite: `openclaw doctor --fix` must import the file.
+    pub needs_import: bool,
+}
+
+/// Store a credential and write its reference into `auth-profiles.json`.
+pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> {
+    check_provider(&c.provider)?;
+    check_secret(&c.provider, c.kind, &c.secret)?;
+    let id = SecretId::for_profile(&c.agent, &c.profile_id)?;
+    crate::fs::ensure_private_dir(&paths.state_dir)?;
+    crate::fs::ensure_private_dir(&paths.agent_dir(&c.agent))?;
+    let _lock = vault.lock()?;
+    let mut file = AuthProfiles::load(&paths.auth_profiles(&c.agent))?;
+    let exists = file.get(&c.profile_id).is_some() || vault.index.secrets.contains_key(id.as_str());
+    if exists && !c.force {
+        return Err(Error::DuplicateProfile { agent: c.agent, profile: c.profile_id });
+    }
+    let entry = IndexEntry {
+        store: vault.backend(),
+        kind: EntryKind::Profile,
+        agent: Some(c.agent.clone()),
+        profile_id: Some(c.profile_id.clone()),
+        provider: Some(c.provider.clone()),
+        cred_type: Some(c.kind.as_str().into()),
+        expires: c.expires,
+        email: c
+            .email
+            .clone()
+            .or_else(|| file.get(&c.profile_id).and_then(|p| p.get("email")?.as_str().map(String::from))),
+        created: 0,
+        updated: 0,
+        extra: Default::default(),
+    };
+    vault.put(&id, &c.secret, entry)?;
+    vault.save_index()?;
+    file.upsert_ref(&c.profile_id, &c.provider, c.kind, &id, c.expires);
+    file.save()?;
+    Ok(Added {
+        needs_import: paths.sqlite_layout(&c.agent),
+        agent: c.agent,
+        profile_id: c.profile_id,
+        secret_id: id.to_string(),
+        store: vault.backend().to_string(),
+        replaced: exists,
+    })
+}
+
+/// Remove a profile: its secret, its reference and its order/state entries together.
+pub fn remove(vault: &mut Vault, paths: &Paths, agent: &str, profile_id: &str) -> Result<()> {
+    let _lock = vault.lock()?;
+    let mut file = AuthProfiles::load(&paths.auth_profiles(agent))?;
+    let mut state = AuthState::load(&paths.auth_state(agent))?;
+    let own = SecretId::for_profile(agent, profile_id)?;
+    let referenced = file
+        .get(profile_id)
+        .and_then(profile_ref)
+        .filter(|r| r.is_clawkeep())
+        .and_then(|r| SecretId::parse(&r.id).ok());
+    if file.get(profile_id).is_none() && !vault.index.secrets.contains_key(own.as_str()) {
+        return Err(Error::UnknownProfile { agent: agent.into(), profile: profile_id.into() });
+    }
+    for id in [Some(own), referenced].into_iter().flatten() {
+        vault.remove(&id)?;
+    }
+    vault.save_index()?;
+    if file.remove(profile_id) {
+        file.save()?;
+    }
+    if state.forget_profile(profile_id) {
+        state.save()?;
+    }
+    Ok(())
+}
+
+/// The secret behind a profile (for `clawkeep get`).
+pub fn secret_of(vault: &Vault, paths: &Paths, agent: &str, profile_id: &str) -> Result<SecretString> {
+    let file = AuthProfiles::load(&paths.auth_profiles(agent))?;
+    let id = match file.get(profile_id) {
+        Some(p) => match profile_ref(p) {
+            Some(r) if r.is_clawkeep() => SecretId::parse(&r.id)?,
+            Some(r) => {
+                return Err(Error::NotFound(format!(
+                    "profile `{profile_id}` refers to {}:{} `{}`, which clawkeep does not hold",
+                    r.source, r.provider, r.id
+                )));
+            }
+            None => {
+                return Err(Error::NotFound(format!(
+                    "profile `{profile_id}` is not stored in clawkeep (it has no reference; `clawkeep migrate` moves plaintext in)"
+                )));
+            }
+        },
+        None => {
+            let id = SecretId::for_profile(agent, profile_id)?;
+            if !vault.index.secrets.contains_key(id.as_str()) {
+                return Err(Error::UnknownProfile { agent: agent.into(), profile: profile_id.into() });
+            }
+            id
+        }
+    };
+    vault.get(&id)
+}
+
+/// A profile as `models auth list` shows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedProfile {
+    /// Agent id.
+    pub agent: String,
+    /// Profile id.
+    pub profile_id: String,
+    /// Provider.
+    pub provider: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub cred_type: String,
+    /// Where the secret is: `clawkeep:<backend>`, `exec:<provider>`, `plaintext`, …
+    pub store: String,
+    /// Secret id when clawkeep holds it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_id: Option<String>,
+    /// Expiry (ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
+    /// Email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Whether `auth-profiles.json` has it (false: known only from clawkeep's index).
+    pub in_auth_profiles: bool,
+}
+
+/// Every profile of an agent: those in `auth-profiles.json` and those only in clawkeep's index.
+pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<&str>) -> Result<Vec<ListedProfile>> {
+    let file = AuthProfiles::load(&paths.auth_profiles(agent))?;
+    let backend = vault.map(|v| v.backend().to_string()).unwrap_or_else(|| "missing".into());
+    let mut out = Vec::new();
+    for (pid, p) in file.profiles() {
+        let r = profile_ref(p);
+        let plaintext = !crate::profiles::auth_profiles::plaintext_fields(p).is_empty();
+        let store = match &r {
+            Some(r) if r.is_clawkeep() => format!("clawkeep:{backend}"),
+            Some(r) => format!("{}:{}", r.source, r.provider),
+            None if plaintext => "plaintext".into(),
+            None => "none".into(),
+        };
+        out.push(ListedProfile {
+            agent: agent.into(),
+            profile_id: pid.clone(),
+            provider: profile_provider(p).unwrap_or_default().into(),
+            cred_type: profile_type(p).unwrap_or("unknown").into(),
+            store,
+            secret_id: r.filter(|r| r.is_clawkeep()).map(|r| r.id),
+            expires: crate::profiles::auth_profiles::profile_expires(p),
+            email: p.get("email").and_then(|v| v.as_str()).map(String::from),
+            in_auth_profiles: true,
+        });
+    }
+    if let Some(v) = vault {
+        for (sid, e) in v.index.profiles_of(agent) {
+            let pid = e.profile_id.clone().unwrap_or_default();
+            if file.get(&pid).is_some() {
+                continue;
+            }
+            out.push(ListedProfile {
+                agent: agent.into(),
+                profile_id: pid,
+                provider: e.provider.clone().unwrap_or_default(),
+                cred_type: e.cred_type.clone().unwrap_or_default(),
+                store: format!("clawkeep:{}", e.store),
+                secret_id: Some(sid.clone()),
+                expires: e.expires,
+                email: e.email.clone(),
+                in_auth_profiles: false,
+            });
+        }
+    }
+    out.retain(|p| provider.is_none_or(|want| p.provider == want));
+    Ok(out)
+}
+
+/// Write every indexed reference of an agent into `auth-profiles.json` again (after OpenClaw imported and
+/// renamed it, or to repair it). Returns the profile ids written.
+pub fn sync(vault: &mut Vault, paths: &Paths, agent: &str) -> Result<Vec<String>> {
+    let _lock = vault.lock()?;
+    let mut file = AuthProfiles::load(&paths.auth_profiles(agent))?;
+    let mut written = Vec::new();
+    for (sid, e) in vault.index.profiles_of(agent) {
+        let (Some(pid), Some(provider), Some(kind)) =
+            (e.profile_id.as_deref(), e.provider.as_deref(), e.cred_type.as_deref().and_then(CredType::parse))
+        else {
+            continue;
+        };
+        let id = SecretId::parse(sid)?;
+        let current = file.get(pid).and_then(profile_ref);
+        if current.as_ref().is_some_and(|r| r.is_clawkeep() && r.id == sid.as_str()) {
+            continue;
+        }
+        if file.get(pid).is_some() && current.is_none_or(|r| !r.is_clawkeep()) {
+            // The profile exists with other content (plaintext or another provider's ref): leave it to the user.
+            continue;
+        }
+        file.upsert_ref(pid, provider, kind, &id, e.expires);
+        if let Some(email) = &e.email
+            && let Some(p) = file.doc.get_mut("profiles").and_then(|p| p.get_mut(pid)).and_then(|p| p.as_object_mut())
+        {
+            p.entry("email").or_insert_with(|| serde_json::json!(email));
+        }
+        written.push(pid.to_string());
+    }
+    if !written.is_empty() {
+        crate::fs::ensure_private_dir(&paths.agent_dir(agent))?;
+        file.save()?;
+    }
+    Ok(written)
+}
+
+/// Set a provider's order override after checking every id exists and belongs to the provider.
+pub fn set_order(vault: Option<&mut Vault>, paths: &Paths, agent: &str, provider: &str, ids: &[String]) -> Result<()> {
+    let _lock = match vault {
+        Some(v) => Some(v.lock()?),
+        None => None,
+    };
+    let file = AuthProfiles::load(&paths.auth_profiles(agent))?;
+    if ids.is_empty() {
+        return Err(Error::InvalidInput(
+            "give at least one profile id (use `order clear` to remove the override)".into(),
+        ));
+    }
+    for (i, id) in ids.iter().enumerate() {
+        if ids[..i].contains(id) {
+            return Err(Error::InvalidInput(format!("profile `{id}` is listed twice")));
+        }
+        let p = file.get(id).ok_or_else(|| Error::UnknownProfile { agent: agent.into(), profile: id.clone() })?;
+        let owner = profile_provider(p).unwrap_or_default();
+        if owner != provider {
+            return Err(Error::InvalidInput(format!("profile `{id}` belongs to provider `{owner}`, not `{provider}`")));
+        }
+    }
+    let mut state = AuthState::load(&paths.auth_state(agent))?;
+    state.set_order(provider, ids);
+    crate::fs::ensure_private_dir(&paths.agent_dir(agent))?;
+    state.save()
+}
+
+/// Clear a provider's order override; whether there was one.
+pub fn clear_order(paths: &Paths, agent: &str, provider: &str) -> Result<bool> {
+    let mut state = AuthState::load(&paths.auth_state(agent))?;
+    let had = state.clear_order(provider);
+    if had {
+        state.save()?;
+    }
+    Ok(had)
+}

@@ -1,0 +1,57 @@
+//! OpenClaw's files: `auth-profiles.json` and `auth-state.json` (round-tripping every field clawkeep does not
+//! own), and the legacy plaintext forms `migrate` reads (`auth.json`, flat maps, `.env`).
+
+pub mod auth_profiles;
+pub mod auth_state;
+pub mod dotenv;
+
+pub use auth_profiles::{AuthProfiles, CredType, SecretRef};
+pub use auth_state::AuthState;
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+
+/// A JSON object as read from a file.
+pub type Object = Map<String, Value>;
+
+/// Read a JSON object file with a clear error naming the file, line and column. Missing → `None`.
+pub(crate) fn read_object(path: &Path) -> Result<Option<(Object, Vec<u8>)>> {
+    crate::fs::check_file(path, true)?;
+    let Some(bytes) = crate::fs::read_optional(path)? else { return Ok(None) };
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| Error::json(path, &e))?;
+    match value {
+        Value::Object(m) => Ok(Some((m, bytes.to_vec()))),
+        _ => Err(Error::InvalidField {
+            path: path.into(),
+            field: "(top level)".into(),
+            message: "expected a JSON object".into(),
+        }),
+    }
+}
+
+/// Check `version` is 1 (absent is accepted only when `allow_missing`).
+pub(crate) fn check_version(path: &Path, doc: &Map<String, Value>, allow_missing: bool) -> Result<()> {
+    match doc.get("version") {
+        Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(()),
+        None if allow_missing => Ok(()),
+        other => Err(Error::UnknownVersion {
+            path: path.into(),
+            field: "version",
+            found: other.map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into()),
+            expected: "1",
+        }),
+    }
+}
+
+/// Serialize with OpenClaw's layout (2-space indent, trailing newline) and write atomically.
+pub(crate) fn write_object(path: &Path, doc: &Map<String, Value>) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(doc).map_err(|e| Error::Internal(e.to_string()))?;
+    bytes.push(b'\n');
+    if let Some(dir) = path.parent() {
+        crate::fs::ensure_private_dir(dir)?;
+    }
+    crate::fs::write_atomic(path, &bytes)
+}

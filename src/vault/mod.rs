@@ -1,0 +1,262 @@
+//! The vault: the facade commands (and later the service) call. It owns the store, the index and the lock.
+//!
+//! Files in the clawkeep dir: `vault.json` (which backend), `index.json`, `lock`, and for the file backend
+//! `identity.json` (the wrapped identity) and `secrets/*.age`.
+
+pub mod identity;
+pub mod index;
+pub mod store;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use index::{EntryKind, Index, IndexEntry, now_ms};
+pub use store::{Backend, SecretStore};
+
+use crate::error::{Error, Result};
+use crate::fs::VaultLock;
+use crate::paths::Paths;
+use crate::secret::{SecretId, SecretString};
+use identity::WrappedIdentity;
+use store::{FileStore, KeychainStore};
+
+/// `vault.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VaultConfig {
+    /// Format version (1).
+    pub version: u32,
+    /// Where secrets live.
+    pub backend: Backend,
+    /// ms since the epoch.
+    pub created: i64,
+}
+
+/// Files of the clawkeep dir.
+#[derive(Debug, Clone)]
+pub struct VaultFiles {
+    /// The clawkeep dir.
+    pub dir: PathBuf,
+    /// `vault.json`.
+    pub config: PathBuf,
+    /// `index.json`.
+    pub index: PathBuf,
+    /// `identity.json` (file backend).
+    pub identity: PathBuf,
+    /// `secrets/` (file backend).
+    pub secrets: PathBuf,
+    /// `lock`.
+    pub lock: PathBuf,
+}
+
+impl VaultFiles {
+    /// The layout under `paths.clawkeep_dir`.
+    pub fn new(paths: &Paths) -> Self {
+        let dir = paths.clawkeep_dir.clone();
+        VaultFiles {
+            config: dir.join("vault.json"),
+            index: dir.join("index.json"),
+            identity: dir.join("identity.json"),
+            secrets: dir.join("secrets"),
+            lock: dir.join("lock"),
+            dir,
+        }
+    }
+}
+
+enum Store {
+    File(FileStore),
+    Keychain(KeychainStore),
+}
+
+impl Store {
+    fn as_dyn(&self) -> &dyn SecretStore {
+        match self {
+            Store::File(s) => s,
+            Store::Keychain(s) => s,
+        }
+    }
+}
+
+/// Supplies a passphrase on demand (the CLI reads `CLAWKEEP_PASSPHRASE_FILE` or prompts).
+pub type PassphraseFn = store::PassphraseFn;
+
+/// An opened vault.
+pub struct Vault {
+    /// Its files.
+    pub files: VaultFiles,
+    /// `vault.json`.
+    pub config: VaultConfig,
+    /// The index as last read.
+    pub index: Index,
+    store: Store,
+}
+
+impl Vault {
+    /// Whether a vault exists in the clawkeep dir.
+    pub fn exists(paths: &Paths) -> bool {
+        VaultFiles::new(paths).config.exists()
+    }
+
+    /// Create a vault. `passphrase` is required for the file backend.
+    pub fn init(paths: &Paths, backend: Backend, passphrase: Option<&SecretString>) -> Result<()> {
+        let files = VaultFiles::new(paths);
+        crate::fs::ensure_private_dir(&files.dir)?;
+        let _lock = VaultLock::acquire(&files.lock)?;
+        if files.config.exists() {
+            return Err(Error::AlreadyInitialized(files.dir));
+        }
+        if backend == Backend::File {
+            let pass = passphrase.ok_or_else(|| Error::Internal("file backend needs a passphrase".into()))?;
+            let (wrapped, _identity) = WrappedIdentity::generate(pass)?;
+            write_json(&files.identity, &wrapped)?;
+            crate::fs::ensure_private_dir(&files.secrets)?;
+        }
+        if !files.index.exists() {
+            Index::default().save(&files.index)?;
+        }
+        write_json(&files.config, &VaultConfig { version: 1, backend, created: now_ms() })
+    }
+
+    /// Open the vault. The passphrase function is only called if a secret must be decrypted.
+    pub fn open(paths: &Paths, passphrase: PassphraseFn) -> Result<Vault> {
+        let files = VaultFiles::new(paths);
+        crate::fs::check_dir(&files.dir)?;
+        crate::fs::check_file(&files.config, true)?;
+        let Some(raw) = crate::fs::read_optional(&files.config)? else {
+            return Err(Error::NotInitialized(files.dir));
+        };
+        let config: VaultConfig = parse_json(&files.config, &raw)?;
+        if config.version != 1 {
+            return Err(Error::UnknownVersion {
+                path: files.config,
+                field: "version",
+                found: config.version.to_string(),
+                expected: "1",
+            });
+        }
+        let index = Index::load(&files.index)?.ok_or_else(|| Error::Corrupt {
+            path: files.index.clone(),
+            what: "the index (it is missing; `clawkeep doctor --fix` rebuilds it)".into(),
+        })?;
+        let store = match config.backend {
+            Backend::File => {
+                crate::fs::check_file(&files.identity, true)?;
+                let raw = crate::fs::read_optional(&files.identity)?.ok_or_else(|| Error::Corrupt {
+                    path: files.identity.clone(),
+                    what: "the wrapped identity (it is missing)".into(),
+                })?;
+                let wrapped: WrappedIdentity = parse_json(&files.identity, &raw)?;
+                Store::File(FileStore::open(files.secrets.clone(), files.identity.clone(), wrapped, passphrase)?)
+            }
+            b => Store::Keychain(KeychainStore::new(b)?),
+        };
+        Ok(Vault { files, config, index, store })
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> Backend {
+        self.config.backend
+    }
+
+    /// Take the vault lock and re-read the index, so changes start from what is on disk now.
+    pub fn lock(&mut self) -> Result<VaultLock> {
+        let lock = VaultLock::acquire(&self.files.lock)?;
+        if let Some(index) = Index::load(&self.files.index)? {
+            self.index = index;
+        }
+        Ok(lock)
+    }
+
+    /// Save the index (caller holds the lock).
+    pub fn save_index(&self) -> Result<()> {
+        self.index.save(&self.files.index)
+    }
+
+    /// Store a secret and record it in the index (caller holds the lock and saves the index).
+    pub fn put(&mut self, id: &SecretId, secret: &SecretString, mut entry: IndexEntry) -> Result<()> {
+        self.store.as_dyn().put(id, secret)?;
+        let now = now_ms();
+        entry.store = self.config.backend;
+        entry.updated = now;
+        entry.created = self.index.secrets.get(id.as_str()).map(|e| e.created).unwrap_or(now);
+        self.index.secrets.insert(id.to_string(), entry);
+        Ok(())
+    }
+
+    /// Fetch a secret (may ask for the passphrase).
+    pub fn get(&self, id: &SecretId) -> Result<SecretString> {
+        self.store.as_dyn().get(id)?.ok_or_else(|| Error::SecretMissing(id.to_string()))
+    }
+
+    /// Remove a secret and its index entry (caller holds the lock and saves the index).
+    pub fn remove(&mut self, id: &SecretId) -> Result<bool> {
+        let existed = self.store.as_dyn().delete(id)?;
+        Ok(self.index.secrets.remove(id.as_str()).is_some() || existed)
+    }
+
+    /// Whether a secret is present, without a passphrase or a keychain round trip: the index says so and, for the
+    /// file store, its file exists.
+    pub fn has(&self, id: &SecretId) -> bool {
+        self.index.secrets.contains_key(id.as_str())
+            && match &self.store {
+                Store::File(f) => f.contains(id),
+                Store::Keychain(_) => true,
+            }
+    }
+
+    /// Check the store for real (keychain round trip; file store metadata).
+    pub fn probe(&self) -> Result<()> {
+        self.store.as_dyn().probe()
+    }
+
+    /// Whether the secret is really in the store (keychain lookup; file existence for the file store).
+    pub fn present_in_store(&self, id: &SecretId) -> Result<bool> {
+        match &self.store {
+            Store::File(f) => Ok(f.contains(id)),
+            Store::Keychain(k) => Ok(k.get(id)?.is_some()),
+        }
+    }
+
+    /// Ids of secret files in the file store (empty for keychains, which cannot be listed portably).
+    pub fn listed_in_store(&self) -> Result<Vec<SecretId>> {
+        match &self.store {
+            Store::File(f) => f.list(),
+            Store::Keychain(_) => Ok(Vec::new()),
+        }
+    }
+
+    /// Unwrap the file-store identity now (checks the passphrase). No-op for keychains.
+    pub fn unlock(&self) -> Result<()> {
+        match &self.store {
+            Store::File(f) => f.unlock().map(|_| ()),
+            Store::Keychain(_) => Ok(()),
+        }
+    }
+
+    /// Change the file store's passphrase: unwrap with the old one, re-wrap under the new one. Only
+    /// `identity.json` changes.
+    pub fn change_passphrase(&mut self, new: &SecretString) -> Result<()> {
+        let Store::File(f) = &self.store else {
+            return Err(Error::InvalidInput(format!(
+                "the {} backend has no clawkeep passphrase; change it in your keychain",
+                self.config.backend
+            )));
+        };
+        let _lock = VaultLock::acquire(&self.files.lock)?;
+        let identity = f.unlock()?;
+        let wrapped = identity::wrap(identity, new)?;
+        write_json(&self.files.identity, &wrapped)
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(path: &std::path::Path, raw: &[u8]) -> Result<T> {
+    let v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| Error::json(path, &e))?;
+    serde_json::from_value(v).map_err(|e| Error::Corrupt { path: path.into(), what: format!("its content ({e})") })
+}
+
+fn write_json<T: Serialize>(path: &std::path::Path, v: &T) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(v).map_err(|e| Error::Internal(e.to_string()))?;
+    bytes.push(b'\n');
+    crate::fs::write_atomic(path, &bytes)
+}
