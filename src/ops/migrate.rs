@@ -352,6 +352,8 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
     if dry_run || moves.is_empty() {
         return Ok(report);
     }
+    // Check the passphrase before anything is written: read-back needs it, and a wrong one must change nothing.
+    vault.unlock()?;
 
     // 1. Keep the pre-migration files, encrypted, in the vault.
     let created = now_ms();

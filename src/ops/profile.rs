@@ -134,10 +134,18 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
         updated: 0,
         extra: Default::default(),
     };
-    vault.put(&id, &c.secret, entry)?;
-    vault.save_index()?;
+    // Reference first: if it cannot be written, nothing else has changed. If the secret then cannot be stored,
+    // the reference file is put back as it was.
     file.upsert_ref(&c.profile_id, &c.provider, c.kind, &id, c.expires);
     file.save()?;
+    if let Err(e) = vault.put(&id, &c.secret, entry) {
+        match &file.original {
+            Some(bytes) => crate::fs::write_atomic(&file.path, bytes)?,
+            None => std::fs::remove_file(&file.path).map_err(|io| Error::io(&file.path, "removing", io))?,
+        }
+        return Err(e);
+    }
+    vault.save_index()?;
     Ok(Added {
         needs_import: paths.sqlite_layout(&c.agent),
         agent: c.agent,
