@@ -1,0 +1,104 @@
+//! `doctor`: what it finds, what `--fix` repairs, and its exit code.
+
+mod common;
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+use serde_json::json;
+
+fn codes(o: &Out) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o:?}"));
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["fixed"] == false)
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_healthy_vault_passes() {
+    let env = Env::new();
+    env.init_file();
+    env.run(&["models", "auth", "add", "--provider", "openai"], "sk-1");
+    let o = env.run(&["doctor"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("all good"));
+}
+
+#[test]
+fn no_vault_is_reported_with_the_command_to_run() {
+    let env = Env::new();
+    let o = env.run(&["doctor"], "");
+    assert_eq!(o.code, 1);
+    assert!(o.stdout.contains("VAULT_MISSING") && o.stdout.contains("clawkeep init"), "{o:?}");
+}
+
+#[test]
+fn fix_repairs_permissions_and_reports_what_it_cannot() {
+    let env = Env::new();
+    env.init_file();
+    env.run(&["models", "auth", "add", "--provider", "openai"], "sk-1");
+    std::fs::set_permissions(&env.auth_profiles(), std::fs::Permissions::from_mode(0o664)).unwrap();
+    std::fs::set_permissions(env.ck(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = env.run(&["doctor", "--json"], "");
+    assert_eq!(o.code, 1);
+    assert_eq!(codes(&o).iter().filter(|c| *c == "PERMISSIONS").count(), 2, "{o:?}");
+    let o = env.run(&["doctor", "--fix"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(std::fs::metadata(env.auth_profiles()).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(env.ck()).unwrap().permissions().mode() & 0o777, 0o700);
+    // A symlink cannot be fixed by chmod: reported with the fix, and the exit stays non-zero.
+    let real = env.dir.path().join("real.json");
+    std::fs::rename(env.auth_profiles(), &real).unwrap();
+    std::os::unix::fs::symlink(&real, env.auth_profiles()).unwrap();
+    let o = env.run(&["doctor", "--fix"], "");
+    assert_eq!(o.code, 1);
+    assert!(o.stdout.contains("SYMLINK") && o.stdout.contains("replace the symlink"), "{o:?}");
+}
+
+#[test]
+fn dangling_unreferenced_plaintext_and_expiring_are_found() {
+    let env = Env::new();
+    env.init_file();
+    env.run(&["models", "auth", "add", "--provider", "openai"], "sk-1");
+    env.run(&["models", "auth", "add", "--provider", "groq"], "gsk-1");
+    env.run(&["models", "auth", "paste-token", "--provider", "anthropic", "--expires-in", "3h"], &setup_token("d"));
+    let mut ap = json(&env.auth_profiles());
+    let profiles = ap["profiles"].as_object_mut().unwrap();
+    profiles.remove("groq:default"); // unreferenced secret
+    profiles.insert("mistral:default".into(), json!({"type":"api_key","provider":"mistral","keyRef":{"source":"exec","provider":"clawkeep","id":"main/mistral:default"}})); // dangling
+    profiles.insert("xai:default".into(), json!({"type":"api_key","provider":"xai","key":"xai-plain"})); // plaintext
+    write_private(&env.auth_profiles(), &ap.to_string());
+    write_private(&env.state.join(".env"), "OPENAI_API_KEY=sk-plain\n");
+    write_private(
+        &env.state.join("openclaw.json"),
+        "{ // json5\n models: { providers: { anthropic: { apiKey: 'sk-ant-plain' } } } }",
+    );
+    let o = env.run(&["doctor", "--json"], "");
+    assert_eq!(o.code, 1);
+    let c = codes(&o);
+    for want in ["UNREFERENCED", "REF_MISSING", "PLAINTEXT", "EXPIRING", "ENV_PLAINTEXT", "CONFIG_PLAINTEXT"] {
+        assert!(c.contains(&want.to_string()), "{want} not in {c:?}");
+    }
+    assert!(!o.stdout.contains("xai-plain") && !o.stdout.contains("sk-plain") && !o.stdout.contains("sk-ant-plain"));
+}
+
+#[test]
+fn fix_rebuilds_a_missing_index() {
+    let env = Env::new();
+    env.init_file();
+    env.run(&["models", "auth", "add", "--provider", "openai"], "sk-1");
+    env.run(&["models", "auth", "paste-token", "--provider", "anthropic", "--expires-in", "30d"], &setup_token("i"));
+    std::fs::remove_file(env.ck().join("index.json")).unwrap();
+    let o = env.run(&["doctor"], "");
+    assert_eq!(o.code, 1);
+    assert!(o.stdout.contains("INDEX_MISSING"), "{o:?}");
+    let o = env.run(&["doctor", "--fix"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(env.run(&["get", "openai:default"], "").stdout, "sk-1\n");
+    let idx = json(&env.ck().join("index.json"));
+    assert_eq!(idx["secrets"]["main/anthropic:manual"]["type"], "token");
+    assert_eq!(idx["secrets"]["main/openai:default"]["provider"], "openai");
+}
