@@ -40,7 +40,7 @@ fn fix_repairs_permissions_and_reports_what_it_cannot() {
     let env = Env::new();
     env.init_file();
     env.run(&["models", "auth", "add", "--provider", "openai"], "sk-1");
-    std::fs::set_permissions(&env.auth_profiles(), std::fs::Permissions::from_mode(0o664)).unwrap();
+    std::fs::set_permissions(env.auth_profiles(), std::fs::Permissions::from_mode(0o664)).unwrap();
     std::fs::set_permissions(env.ck(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let o = env.run(&["doctor", "--json"], "");
     assert_eq!(o.code, 1);
