@@ -256,3 +256,35 @@ fn usage_errors_exit_64_and_help_exits_0() {
     assert_eq!(env.run(&["--help"], "").code, 0);
     assert_eq!(env.run(&["nonsense"], "").code, 64);
 }
+
+#[test]
+fn writes_wait_for_openclaws_own_file_lock() {
+    let env = Env::new();
+    env.init_file();
+    env.run(&["models", "auth", "add", "--provider", "openai"], "sk-1");
+    // OpenClaw (here: this live test process) holds auth-profiles.json.lock, as `openclaw doctor --fix` does.
+    let me = std::process::id();
+    let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+    let starttime: u64 = stat.rsplit_once(')').unwrap().1.split_whitespace().nth(19).unwrap().parse().unwrap();
+    let lock = env.agent_dir("main").join("auth-profiles.json.lock");
+    std::fs::write(
+        &lock,
+        format!("{{\"pid\": {me}, \"createdAt\": \"2026-11-25T00:00:00.000Z\", \"starttime\": {starttime}}}\nowner\n"),
+    )
+    .unwrap();
+    let mut c = env.cmd(&["models", "auth", "add", "--provider", "groq"]);
+    c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"gsk-1").unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(child.try_wait().unwrap().is_none(), "clawkeep must wait while OpenClaw holds the lock");
+    assert!(json(&env.auth_profiles())["profiles"].get("groq:default").is_none());
+    std::fs::remove_file(&lock).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(json(&env.auth_profiles())["profiles"].get("groq:default").is_some());
+    assert!(!lock.exists(), "clawkeep removes its own lock");
+}

@@ -2,8 +2,10 @@
 
 mod atomic;
 mod lock;
+mod openclaw_lock;
 mod safe;
 
 pub use atomic::{read_optional, write_atomic};
 pub use lock::VaultLock;
+pub use openclaw_lock::OpenClawLock;
 pub use safe::{Problem, check_dir, check_file, ensure_private_dir, inspect, repair};

@@ -119,6 +119,10 @@ fn serialize(doc: &Map<String, Value>) -> Vec<u8> {
 /// Plan and (unless `dry_run`) carry out the migration for `agents`.
 pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: bool) -> Result<Report> {
     let _lock = vault.lock()?;
+    let mut _oc = Vec::new();
+    for agent in agents {
+        _oc.extend(crate::profiles::lock_openclaw_files(paths, agent)?);
+    }
     let mut report = Report { dry_run, ..Default::default() };
     let mut moves: Vec<Move> = Vec::new();
     let mut rewrites: Vec<Rewrite> = Vec::new();
@@ -474,6 +478,12 @@ pub fn undo(vault: &mut Vault, force: bool) -> Result<Undone> {
         }
     }
     let mut restored = Vec::new();
+    let mut _oc = Vec::new();
+    for f in &bundle.files {
+        if f.path.file_name().is_some_and(|n| n != ".env") && f.path.parent().is_some_and(Path::is_dir) {
+            _oc.push(crate::fs::OpenClawLock::acquire(&f.path)?);
+        }
+    }
     for f in &bundle.files {
         match &f.original {
             Some(b64) => {

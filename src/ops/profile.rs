@@ -113,6 +113,7 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
     crate::fs::ensure_private_dir(&paths.state_dir)?;
     crate::fs::ensure_private_dir(&paths.agent_dir(&c.agent))?;
     let _lock = vault.lock()?;
+    let _oc = crate::profiles::lock_openclaw_files(paths, &c.agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(&c.agent))?;
     let exists = file.get(&c.profile_id).is_some() || vault.index.secrets.contains_key(id.as_str());
     if exists && !c.force {
@@ -159,6 +160,7 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
 /// Remove a profile: its secret, its reference and its order/state entries together.
 pub fn remove(vault: &mut Vault, paths: &Paths, agent: &str, profile_id: &str) -> Result<()> {
     let _lock = vault.lock()?;
+    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     let own = SecretId::for_profile(agent, profile_id)?;
@@ -293,6 +295,7 @@ pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<
 /// renamed it, or to repair it). Returns the profile ids written.
 pub fn sync(vault: &mut Vault, paths: &Paths, agent: &str) -> Result<Vec<String>> {
     let _lock = vault.lock()?;
+    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     let mut written = Vec::new();
     for (sid, e) in vault.index.profiles_of(agent) {
@@ -331,6 +334,7 @@ pub fn set_order(vault: Option<&mut Vault>, paths: &Paths, agent: &str, provider
         Some(v) => Some(v.lock()?),
         None => None,
     };
+    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
     let file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     if ids.is_empty() {
         return Err(Error::InvalidInput(
@@ -355,6 +359,7 @@ pub fn set_order(vault: Option<&mut Vault>, paths: &Paths, agent: &str, provider
 
 /// Clear a provider's order override; whether there was one.
 pub fn clear_order(paths: &Paths, agent: &str, provider: &str) -> Result<bool> {
+    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     let had = state.clear_order(provider);
     if had {

@@ -14,6 +14,17 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
+/// Take OpenClaw's locks on an agent's credential files (sorted by path, as `openclaw doctor --fix` does), so an
+/// import cannot run between clawkeep's read and write. Nothing to lock when the agent dir does not exist yet.
+pub fn lock_openclaw_files(paths: &crate::paths::Paths, agent: &str) -> Result<Vec<crate::fs::OpenClawLock>> {
+    if !paths.agent_dir(agent).is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut targets = [paths.auth_profiles(agent), paths.auth_state(agent), paths.legacy_auth(agent)];
+    targets.sort();
+    targets.iter().map(|t| crate::fs::OpenClawLock::acquire(t)).collect()
+}
+
 /// A JSON object as read from a file.
 pub type Object = Map<String, Value>;
 
