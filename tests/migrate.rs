@@ -172,3 +172,16 @@ fn all_agents_covers_every_agent_dir() {
     assert_eq!(env.run(&["get", "openai:default", "--agent", "work"], "").stdout, "sk-work\n");
     assert_eq!(env.run(&["get", "openai:default"], "").stdout, "sk-main\n");
 }
+
+#[test]
+fn a_flat_map_with_only_oauth_is_still_converted() {
+    let env = Env::new();
+    env.init_file();
+    write_private(&env.auth_profiles(), r#"{"openai":{"access":"a","refresh":"r","expires":4102444800000}}"#);
+    let o = env.run(&["migrate"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    let ap = json(&env.auth_profiles());
+    assert_eq!(ap["version"], 1);
+    assert_eq!(ap["profiles"]["openai:default"]["access"], "a");
+    assert_eq!(env.run(&["models", "auth", "list"], "").code, 0);
+}

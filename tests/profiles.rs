@@ -288,3 +288,16 @@ fn writes_wait_for_openclaws_own_file_lock() {
     assert!(json(&env.auth_profiles())["profiles"].get("groq:default").is_some());
     assert!(!lock.exists(), "clawkeep removes its own lock");
 }
+
+#[test]
+fn order_set_accepts_profiles_known_only_from_the_index() {
+    let env = Env::new();
+    env.init_file();
+    env.run(&["models", "auth", "add", "--provider", "openai"], "sk-1");
+    env.run(&["models", "auth", "add", "--provider", "openai", "--profile-id", "openai:b"], "sk-2");
+    std::fs::remove_file(env.auth_profiles()).unwrap(); // imported and renamed by OpenClaw 2026.9+
+    let o = env.run(&["models", "auth", "order", "set", "--provider", "openai", "openai:b", "openai:default"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    let o = env.run(&["models", "auth", "order", "set", "--provider", "anthropic", "openai:b"], "");
+    assert_eq!(o.code, 65, "{o:?}");
+}

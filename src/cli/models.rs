@@ -165,16 +165,19 @@ pub fn remove(paths: &Paths, agent: &str, profile_id: &str) -> Result<i32> {
 
 pub fn sync(paths: &Paths, agent: &str) -> Result<i32> {
     let mut vault = super::open_vault(paths)?;
-    let written = profile::sync(&mut vault, paths, agent)?;
-    if written.is_empty() {
+    let (written, skipped) = profile::sync(&mut vault, paths, agent)?;
+    for (sid, why) in &skipped {
+        eprintln!("skipped `{sid}`: {why}");
+    }
+    if written.is_empty() && skipped.is_empty() {
         println!("auth-profiles.json already refers to every stored secret of agent {agent}");
-    } else {
+    } else if !written.is_empty() {
         println!("Wrote references for {} into {}", written.join(", "), paths.auth_profiles(agent).display());
         if paths.sqlite_layout(agent) {
             super::import_hint(agent);
         }
     }
-    Ok(exit::OK)
+    Ok(if skipped.is_empty() { exit::OK } else { exit::CHECK_FAILED })
 }
 
 pub fn order_get(paths: &Paths, agent: &str, provider: &str, json: bool) -> Result<i32> {
@@ -195,11 +198,15 @@ pub fn order_set(paths: &Paths, agent: &str, provider: &str, ids: &[String]) -> 
     let mut vault = open_optional(paths)?;
     profile::set_order(vault.as_mut(), paths, agent, provider, ids)?;
     println!("Order for {provider} (agent {agent}): {}", ids.join(" "));
+    if paths.sqlite_layout(agent) {
+        super::import_hint(agent);
+    }
     Ok(exit::OK)
 }
 
 pub fn order_clear(paths: &Paths, agent: &str, provider: &str) -> Result<i32> {
-    if profile::clear_order(paths, agent, provider)? {
+    let mut vault = open_optional(paths)?;
+    if profile::clear_order(vault.as_mut(), paths, agent, provider)? {
         println!("Cleared the order override for {provider} (agent {agent})");
     } else {
         println!("no order override for {provider} (agent {agent})");

@@ -217,14 +217,14 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
                         Severity::Error,
                         Some(&ap_path),
                         format!("profile `{pid}` expired"),
-                        Some(renew_hint(provider, pid, a)),
+                        Some(renew_hint(provider, ptype, pid, a)),
                     ),
                     super::status::Health::Expiring => r.add(
                         "EXPIRING",
                         Severity::Warning,
                         Some(&ap_path),
                         format!("profile `{pid}` expires within 24 h"),
-                        Some(renew_hint(provider, pid, a)),
+                        Some(renew_hint(provider, ptype, pid, a)),
                     ),
                     _ => {}
                 }
@@ -274,7 +274,7 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
                     Severity::Warning,
                     Some(&files.secrets),
                     format!("encrypted secret `{id}` is not in the index"),
-                    Some("clawkeep doctor --fix (rebuilds the index when it is missing) or remove the file".into()),
+                    Some("store the secret again with `clawkeep models auth add --force` (or `paste-token --force`), or remove the file".into()),
                 );
             }
         }
@@ -290,7 +290,10 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
                 Severity::Error,
                 Some(&paths.dotenv()),
                 format!("{} is set in plaintext (line {})", k.name, k.line + 1),
-                Some("clawkeep migrate".into()),
+                Some(format!(
+                    "clawkeep migrate (if profile {}:default already exists, delete the line from .env by hand)",
+                    k.provider
+                )),
             );
         }
     }
@@ -314,8 +317,12 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
     r
 }
 
-fn renew_hint(provider: &str, pid: &str, agent: &str) -> String {
-    if provider == "anthropic" {
+fn renew_hint(provider: &str, ptype: &str, pid: &str, agent: &str) -> String {
+    if ptype == "oauth" {
+        format!(
+            "log in again with OpenClaw: `openclaw models auth login --provider {provider}` (OAuth stays with OpenClaw)"
+        )
+    } else if provider == "anthropic" {
         format!(
             "clawkeep models auth setup-token --provider anthropic --profile-id {pid} --agent {agent} (or paste-token --force)"
         )

@@ -140,6 +140,7 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
         let ap_path = paths.auth_profiles(agent);
         let raw = crate::profiles::read_object(&ap_path)?;
         let original = crate::fs::read_optional(&ap_path)?;
+        let flat = raw.as_ref().is_some_and(|(m, _)| !m.contains_key("version") && !m.contains_key("profiles"));
         // Flat legacy map in place of auth-profiles.json → version 1.
         let mut doc = match raw {
             Some((m, _)) if !m.contains_key("version") && !m.contains_key("profiles") => {
@@ -177,7 +178,8 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
             }
         };
         let mut ap = AuthProfiles { path: ap_path.clone(), doc: doc.clone(), original: None };
-        let mut changed = original.is_some() && !doc.contains_key("version");
+        // A flat map is rewritten as version 1 even when nothing in it can move (OAuth only).
+        let mut changed = flat;
 
         // Legacy auth.json: { "<provider>": { type?, key|apiKey|token|access… } }.
         let legacy_path = paths.legacy_auth(agent);
@@ -353,7 +355,12 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
     }
 
     report.files = rewrites.iter().map(|r| r.path.clone()).collect();
-    if dry_run || moves.is_empty() {
+    if dry_run {
+        return Ok(report);
+    }
+    if moves.is_empty() {
+        // Only a format conversion (e.g. a flat map holding OAuth entries): nothing secret moves, no backup needed.
+        write_rewrites(&rewrites)?;
         return Ok(report);
     }
     // Check the passphrase before anything is written: read-back needs it, and a wrong one must change nothing.
@@ -424,7 +431,13 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
     vault.save_index()?;
 
     // 3. Rewrite the files.
-    for r in &rewrites {
+    write_rewrites(&rewrites)?;
+    report.backup = Some(backup_id.to_string());
+    Ok(report)
+}
+
+fn write_rewrites(rewrites: &[Rewrite]) -> Result<()> {
+    for r in rewrites {
         match &r.new {
             Some(b) => {
                 if let Some(dir) = r.path.parent() {
@@ -435,8 +448,7 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
             None => std::fs::remove_file(&r.path).map_err(|e| Error::io(&r.path, "removing", e))?,
         }
     }
-    report.backup = Some(backup_id.to_string());
-    Ok(report)
+    Ok(())
 }
 
 /// What `--undo` did.

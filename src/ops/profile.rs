@@ -291,17 +291,22 @@ pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<
     Ok(out)
 }
 
+/// What `sync` wrote (profile ids) and skipped (secret id, reason).
+pub type Synced = (Vec<String>, Vec<(String, &'static str)>);
+
 /// Write every indexed reference of an agent into `auth-profiles.json` again (after OpenClaw imported and
-/// renamed it, or to repair it). Returns the profile ids written.
-pub fn sync(vault: &mut Vault, paths: &Paths, agent: &str) -> Result<Vec<String>> {
+/// renamed it, or to repair it). Returns the profile ids written and the secret ids skipped (with the reason).
+pub fn sync(vault: &mut Vault, paths: &Paths, agent: &str) -> Result<Synced> {
     let _lock = vault.lock()?;
     let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     let mut written = Vec::new();
+    let mut skipped = Vec::new();
     for (sid, e) in vault.index.profiles_of(agent) {
         let (Some(pid), Some(provider), Some(kind)) =
             (e.profile_id.as_deref(), e.provider.as_deref(), e.cred_type.as_deref().and_then(CredType::parse))
         else {
+            skipped.push((sid.clone(), "its type is unknown (store it again with `models auth add --type … --force`)"));
             continue;
         };
         let id = SecretId::parse(sid)?;
@@ -311,6 +316,7 @@ pub fn sync(vault: &mut Vault, paths: &Paths, agent: &str) -> Result<Vec<String>
         }
         if file.get(pid).is_some() && current.is_none_or(|r| !r.is_clawkeep()) {
             // The profile exists with other content (plaintext or another provider's ref): leave it to the user.
+            skipped.push((sid.clone(), "auth-profiles.json has a different credential under that profile id"));
             continue;
         }
         file.upsert_ref(pid, provider, kind, &id, e.expires);
@@ -325,12 +331,18 @@ pub fn sync(vault: &mut Vault, paths: &Paths, agent: &str) -> Result<Vec<String>
         crate::fs::ensure_private_dir(&paths.agent_dir(agent))?;
         file.save()?;
     }
-    Ok(written)
+    Ok((written, skipped))
 }
 
 /// Set a provider's order override after checking every id exists and belongs to the provider.
-pub fn set_order(vault: Option<&mut Vault>, paths: &Paths, agent: &str, provider: &str, ids: &[String]) -> Result<()> {
-    let _lock = match vault {
+pub fn set_order(
+    mut vault: Option<&mut Vault>,
+    paths: &Paths,
+    agent: &str,
+    provider: &str,
+    ids: &[String],
+) -> Result<()> {
+    let _lock = match vault.as_mut() {
         Some(v) => Some(v.lock()?),
         None => None,
     };
@@ -345,8 +357,15 @@ pub fn set_order(vault: Option<&mut Vault>, paths: &Paths, agent: &str, provider
         if ids[..i].contains(id) {
             return Err(Error::InvalidInput(format!("profile `{id}` is listed twice")));
         }
-        let p = file.get(id).ok_or_else(|| Error::UnknownProfile { agent: agent.into(), profile: id.clone() })?;
-        let owner = profile_provider(p).unwrap_or_default();
+        // Known from auth-profiles.json, or (after OpenClaw imported and renamed it) from clawkeep's index.
+        let indexed = vault.as_ref().and_then(|v| {
+            let sid = SecretId::for_profile(agent, id).ok()?;
+            v.index.secrets.get(sid.as_str())?.provider.clone()
+        });
+        let owner = match file.get(id) {
+            Some(p) => profile_provider(p).unwrap_or_default().to_string(),
+            None => indexed.ok_or_else(|| Error::UnknownProfile { agent: agent.into(), profile: id.clone() })?,
+        };
         if owner != provider {
             return Err(Error::InvalidInput(format!("profile `{id}` belongs to provider `{owner}`, not `{provider}`")));
         }
@@ -358,7 +377,11 @@ pub fn set_order(vault: Option<&mut Vault>, paths: &Paths, agent: &str, provider
 }
 
 /// Clear a provider's order override; whether there was one.
-pub fn clear_order(paths: &Paths, agent: &str, provider: &str) -> Result<bool> {
+pub fn clear_order(vault: Option<&mut Vault>, paths: &Paths, agent: &str, provider: &str) -> Result<bool> {
+    let _lock = match vault {
+        Some(v) => Some(v.lock()?),
+        None => None,
+    };
     let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     let had = state.clear_order(provider);

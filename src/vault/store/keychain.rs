@@ -86,7 +86,16 @@ impl KeychainStore {
             })
             .map_err(|e| Error::Internal(format!("spawning keychain thread: {e}")))?;
         match rx.recv_timeout(self.timeout) {
-            Ok(r) => r.map_err(classify),
+            Ok(r) => r.map_err(|e| {
+                match (classify(e), self.backend) {
+                (Error::Keychain(KeychainProblem::Locked), Backend::Keyutils) => Error::Keychain(KeychainProblem::Other(
+                    "the kernel keyring refused access (no usable session keyring? run under `keyctl session -` or a \
+                     login session)"
+                        .into(),
+                )),
+                (e, _) => e,
+            }
+            }),
             Err(_) => Err(Error::Keychain(KeychainProblem::Timeout(self.timeout.as_millis() as u64))),
         }
     }
