@@ -9,6 +9,7 @@
 //! - [`fs`]: permission checks, atomic writes, the vault lock.
 //! - [`profiles`]: `auth-profiles.json`, `auth-state.json`, `.env`.
 //! - [`vault`]: the vault facade, its index, the wrapped identity and the stores.
+//! - [`protocol`]: OpenClaw's exec SecretRef provider protocol v1.
 //! - [`ops`]: add, remove, list, status, doctor, migrate.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -18,6 +19,7 @@ pub mod fs;
 pub mod ops;
 pub mod paths;
 pub mod profiles;
+pub mod protocol;
 pub mod secret;
 pub mod vault;
 

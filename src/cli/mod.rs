@@ -6,6 +6,7 @@ mod migrate;
 mod models;
 mod onboard;
 mod output;
+mod resolve;
 mod vault;
 
 use clap::{Args, Parser, Subcommand};
@@ -80,6 +81,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// OpenClaw exec SecretRef provider (protocol v1): reads a request on stdin, prints only JSON on stdout.
+    Resolve,
     /// Guided set-up: choose a store, add keys, offer to migrate (flags run it non-interactively).
     Onboard(onboard::OnboardArgs),
 }
@@ -281,6 +284,7 @@ fn run(cli: Cli) -> Result<i32> {
             migrate::run(&paths, agent, all_agents, dry_run, undo, force, json)
         }
         Command::Onboard(args) => onboard::run(&paths, args),
+        Command::Resolve => resolve::run(&paths),
     }
 }
 

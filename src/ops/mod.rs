@@ -5,4 +5,5 @@ pub mod doctor;
 pub mod init;
 pub mod migrate;
 pub mod profile;
+pub mod resolve;
 pub mod status;

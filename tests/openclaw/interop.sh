@@ -58,5 +58,24 @@ check "clawkeep says the new profile must be imported" "grep -q 'openclaw doctor
 check "the second profile is imported too" "grep -q 'openai:default=ref(exec:main/openai:default)' '$T/status2.json'"
 check "no clawkeep secret in any OpenClaw file" "! grep -rq INTEROP --exclude-dir=clawkeep '$HOME/.openclaw'"
 
+# The exec provider: OpenClaw runs `clawkeep resolve` and resolves the imported refs (file store, passphrase file).
+python3 - "$HOME/.openclaw/openclaw.json" "$BIN" <<'PY'
+import json, sys
+p, b = sys.argv[1], sys.argv[2]
+c = json.load(open(p))
+c.setdefault("secrets", {}).setdefault("providers", {})["clawkeep"] = {
+    "source": "exec", "command": b, "args": ["resolve"], "jsonOnly": True,
+    "passEnv": ["HOME", "CLAWKEEP_PASSPHRASE_FILE"]}
+json.dump(c, open(p, "w"), indent=2)
+PY
+audit() { "$OPENCLAW" secrets audit --allow-exec --json >"$T/audit.json" 2>"$T/audit.err" || true; }
+field() { python3 -c "import json,sys; d=json.load(open('$T/audit.json')); print(d$1)"; }
+audit
+check "openclaw secrets audit resolved every clawkeep ref" "[ \"\$(field \"['resolution']['refsChecked']\")\" -ge 2 ] && [ \"\$(field \"['summary']['unresolvedRefCount']\")\" = 0 ] && [ \"\$(field \"['summary']['plaintextCount']\")\" = 0 ]"
+check "no secret in the audit output" "! grep -q INTEROP '$T/audit.json' '$T/audit.err'"
+"$BIN" models auth remove openai:default >/dev/null 2>&1
+audit
+check "a removed secret shows up as an unresolved ref" "[ \"\$(field \"['summary']['unresolvedRefCount']\")\" = 1 ] && grep -q REF_UNRESOLVED '$T/audit.json'"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
