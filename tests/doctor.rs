@@ -102,3 +102,26 @@ fn fix_rebuilds_a_missing_index() {
     assert_eq!(idx["secrets"]["main/anthropic:manual"]["type"], "token");
     assert_eq!(idx["secrets"]["main/openai:default"]["provider"], "openai");
 }
+
+#[test]
+fn fix_removes_openclaw_archives_that_hold_only_references() {
+    let env = Env::new();
+    env.init_file();
+    env.run(&["models", "auth", "add", "--provider", "openai"], "sk-1");
+    let dir = env.agent_dir("main");
+    let refs_only = dir.join("auth-profiles.json.migrated-2026-11-25T19-22-51.652Z-aaaa");
+    std::fs::rename(env.auth_profiles(), &refs_only).unwrap();
+    let plain = dir.join("auth-profiles.json.migrated-2026-11-20T10-00-00.000Z-bbbb");
+    write_private(
+        &plain,
+        r#"{"version":1,"profiles":{"xai:default":{"type":"api_key","provider":"xai","key":"xai-plain"}}}"#,
+    );
+    let o = env.run(&["doctor", "--json"], "");
+    let c = codes(&o);
+    assert!(c.contains(&"ARCHIVE_REFS_ONLY".to_string()) && c.contains(&"ARCHIVE_PLAINTEXT".to_string()), "{c:?}");
+    assert!(!o.stdout.contains("xai-plain"));
+    let o = env.run(&["doctor", "--fix"], "");
+    assert_eq!(o.code, 1, "the plaintext archive still needs the user: {o:?}");
+    assert!(!refs_only.exists(), "the references-only archive is removed");
+    assert!(plain.exists(), "an archive with plaintext is never deleted by clawkeep");
+}

@@ -230,6 +230,7 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
                 }
             }
         }
+        check_archives(&mut r, &paths.agent_dir(a), fix);
         let legacy = paths.legacy_auth(a);
         if legacy.exists() {
             r.add(
@@ -315,6 +316,50 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         }
     }
     r
+}
+
+/// `auth-profiles.json.migrated-*`: what OpenClaw 2026.9+ leaves after importing the file. Its audit reports them as
+/// LEGACY_RESIDUE ("may contain plaintext credentials"). An archive holding nothing but clawkeep references is
+/// safe to delete (`--fix` does); one holding plaintext is reported for the user to inspect.
+fn check_archives(r: &mut Report, agent_dir: &Path, fix: bool) {
+    let Ok(rd) = std::fs::read_dir(agent_dir) else { return };
+    let mut archives: Vec<PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("auth-profiles.json.migrated-"))
+        })
+        .collect();
+    archives.sort();
+    for path in archives {
+        let refs_only = AuthProfiles::load(&path).is_ok_and(|f| {
+            f.profiles().all(|(_, p)| plaintext_fields(p).is_empty() && profile_ref(p).is_some_and(|x| x.is_clawkeep()))
+        });
+        if refs_only {
+            r.add(
+                "ARCHIVE_REFS_ONLY",
+                Severity::Warning,
+                Some(&path),
+                "OpenClaw's archive of an imported auth-profiles.json holds only clawkeep references; `openclaw secrets audit` keeps reporting it as LEGACY_RESIDUE".into(),
+                Some("clawkeep doctor --fix (removes it)".into()),
+            );
+            if fix && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file()) && std::fs::remove_file(&path).is_ok()
+            {
+                r.findings.last_mut().expect("pushed").fixed = true;
+            }
+        } else {
+            r.add(
+                "ARCHIVE_PLAINTEXT",
+                Severity::Error,
+                Some(&path),
+                "OpenClaw's archive of an imported auth-profiles.json may hold plaintext credentials".into(),
+                Some(format!(
+                    "check that its secrets are in the vault (`clawkeep models auth list`), then delete {}",
+                    path.display()
+                )),
+            );
+        }
+    }
 }
 
 fn renew_hint(provider: &str, ptype: &str, pid: &str, agent: &str) -> String {

@@ -73,6 +73,10 @@ field() { python3 -c "import json,sys; d=json.load(open('$T/audit.json')); print
 audit
 check "openclaw secrets audit resolved every clawkeep ref" "[ \"\$(field \"['resolution']['refsChecked']\")\" -ge 2 ] && [ \"\$(field \"['summary']['unresolvedRefCount']\")\" = 0 ] && [ \"\$(field \"['summary']['plaintextCount']\")\" = 0 ]"
 check "no secret in the audit output" "! grep -q INTEROP '$T/audit.json' '$T/audit.err'"
+"$BIN" doctor --fix >"$T/ckdoctor.out" 2>&1 || true
+check "clawkeep doctor --fix removed the references-only archives" "! ls '$HOME'/.openclaw/agents/main/agent/auth-profiles.json.migrated-* >/dev/null 2>&1"
+audit
+check "openclaw secrets audit now reports clean" "[ \"\$(field \"['status']\")\" = clean ]"
 "$BIN" models auth remove openai:default >/dev/null 2>&1
 audit
 check "a removed secret shows up as an unresolved ref" "[ \"\$(field \"['summary']['unresolvedRefCount']\")\" = 1 ] && grep -q REF_UNRESOLVED '$T/audit.json'"
