@@ -135,9 +135,8 @@ pub fn run(paths: &Paths, a: OnboardArgs) -> Result<i32> {
                     .interact()
                     .map_err(ask)?));
     if do_migrate {
-        let done = migrate::migrate(&mut vault, paths, std::slice::from_ref(&agent), false)?;
+        migrate::migrate(&mut vault, paths, std::slice::from_ref(&agent), false)?;
         println!("migrated {movable} credential(s); `clawkeep migrate --undo` restores the old files");
-        let _ = done;
     } else if movable > 0 {
         println!("{movable} plaintext credential(s) remain; run `clawkeep migrate` to move them");
     }

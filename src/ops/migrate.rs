@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::paths::{DEFAULT_AGENT, Paths};
-use crate::profiles::auth_profiles::{profile_expires, profile_provider, profile_ref, profile_type};
+use crate::profiles::auth_profiles::{is_flat_legacy, profile_expires, profile_provider, profile_ref, profile_type};
 use crate::profiles::{AuthProfiles, CredType, dotenv};
 use crate::secret::{ExposeSecret, SecretId, SecretString};
 use crate::vault::{EntryKind, IndexEntry, Vault, now_ms};
@@ -110,6 +110,30 @@ fn inline_secret(p: &Map<String, Value>) -> Option<(CredType, String)> {
     obj_str(p, "token").map(|t| (CredType::Token, t))
 }
 
+/// `{ "<provider>": {…} }` → `{ "version": 1, "profiles": { "<provider>:default": {…, provider, type} } }`.
+fn convert_flat(m: Map<String, Value>) -> Map<String, Value> {
+    let mut profiles = Map::new();
+    for (provider, v) in m {
+        let mut p = v.as_object().cloned().unwrap_or_default();
+        p.entry("provider").or_insert_with(|| json!(provider.clone()));
+        if !p.contains_key("type") && !p.contains_key("mode") {
+            let t = if p.contains_key("access") {
+                "oauth"
+            } else if p.contains_key("token") {
+                "token"
+            } else {
+                "api_key"
+            };
+            p.insert("type".into(), json!(t));
+        }
+        profiles.insert(format!("{provider}:default"), Value::Object(p));
+    }
+    let mut d = Map::new();
+    d.insert("version".into(), json!(1));
+    d.insert("profiles".into(), Value::Object(profiles));
+    d
+}
+
 fn serialize(doc: &Map<String, Value>) -> Vec<u8> {
     let mut b = serde_json::to_vec_pretty(doc).unwrap_or_default();
     b.push(b'\n');
@@ -138,46 +162,18 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
 
     for agent in agents {
         let ap_path = paths.auth_profiles(agent);
-        let raw = crate::profiles::read_object(&ap_path)?;
-        let original = crate::fs::read_optional(&ap_path)?;
-        let flat = raw.as_ref().is_some_and(|(m, _)| !m.contains_key("version") && !m.contains_key("profiles"));
-        // Flat legacy map in place of auth-profiles.json → version 1.
-        let mut doc = match raw {
-            Some((m, _)) if !m.contains_key("version") && !m.contains_key("profiles") => {
-                let mut profiles = Map::new();
-                for (provider, v) in m {
-                    let mut p = v.as_object().cloned().unwrap_or_default();
-                    p.entry("provider").or_insert_with(|| json!(provider.clone()));
-                    if !p.contains_key("type") && !p.contains_key("mode") {
-                        let t = if p.contains_key("access") {
-                            "oauth"
-                        } else if p.contains_key("token") {
-                            "token"
-                        } else {
-                            "api_key"
-                        };
-                        p.insert("type".into(), json!(t));
-                    }
-                    profiles.insert(format!("{provider}:default"), Value::Object(p));
-                }
-                let mut d = Map::new();
-                d.insert("version".into(), json!(1));
-                d.insert("profiles".into(), Value::Object(profiles));
-                d
+        // A flat legacy map in place of auth-profiles.json becomes version 1.
+        let (mut ap, original, flat) = match crate::profiles::read_object(&ap_path)? {
+            Some((m, bytes)) if is_flat_legacy(&m) => {
+                let ap = AuthProfiles { path: ap_path.clone(), doc: convert_flat(m), original: None };
+                (ap, Some(Zeroizing::new(bytes)), true)
             }
-            Some((m, _)) => {
-                // Validates version and refs with the normal loader.
-                AuthProfiles::load(&ap_path)?;
-                m
+            Some((m, bytes)) => {
+                let original = Zeroizing::new(bytes.clone());
+                (AuthProfiles::from_read(&ap_path, m, bytes)?, Some(original), false)
             }
-            None => {
-                let mut d = Map::new();
-                d.insert("version".into(), json!(1));
-                d.insert("profiles".into(), json!({}));
-                d
-            }
+            None => (AuthProfiles::empty(&ap_path), None, false),
         };
-        let mut ap = AuthProfiles { path: ap_path.clone(), doc: doc.clone(), original: None };
         // A flat map is rewritten as version 1 even when nothing in it can move (OAuth only).
         let mut changed = flat;
 
@@ -342,9 +338,8 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
             }
             changed = true;
         }
-        doc = ap.doc.clone();
         if changed {
-            rewrites.push(Rewrite { path: ap_path.clone(), original, new: Some(serialize(&doc)) });
+            rewrites.push(Rewrite { path: ap_path.clone(), original, new: Some(serialize(&ap.doc)) });
         }
         if let Some(rest) = legacy_rest
             && legacy_moved

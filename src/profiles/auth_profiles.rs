@@ -77,13 +77,23 @@ pub struct AuthProfiles {
 impl AuthProfiles {
     /// Load (missing → empty version-1 document). Refuses unknown versions and malformed files.
     pub fn load(path: &Path) -> Result<AuthProfiles> {
-        let Some((doc, bytes)) = super::read_object(path)? else {
-            let mut doc = Map::new();
-            doc.insert("version".into(), json!(1));
-            doc.insert("profiles".into(), json!({}));
-            return Ok(AuthProfiles { path: path.into(), doc, original: None });
-        };
-        if !doc.contains_key("version") && !doc.contains_key("profiles") {
+        match super::read_object(path)? {
+            Some((doc, bytes)) => AuthProfiles::from_read(path, doc, bytes),
+            None => Ok(AuthProfiles::empty(path)),
+        }
+    }
+
+    /// An empty version-1 document for `path`.
+    pub fn empty(path: &Path) -> AuthProfiles {
+        let mut doc = Map::new();
+        doc.insert("version".into(), json!(1));
+        doc.insert("profiles".into(), json!({}));
+        AuthProfiles { path: path.into(), doc, original: None }
+    }
+
+    /// Check a document already read from `path` (version, refs, expiry) and keep its bytes.
+    pub fn from_read(path: &Path, doc: Map<String, Value>, bytes: Vec<u8>) -> Result<AuthProfiles> {
+        if is_flat_legacy(&doc) {
             return Err(Error::InvalidField {
                 path: path.into(),
                 field: "version".into(),
@@ -187,18 +197,15 @@ impl AuthProfiles {
         self.profiles_mut().remove(profile_id).is_some()
     }
 
-    /// Whether the document changed from what was read.
-    pub fn changed(&self) -> Result<bool> {
-        Ok(match &self.original {
-            None => true,
-            Some(o) => serde_json::from_slice::<Value>(o).ok() != Some(Value::Object(self.doc.clone())),
-        })
-    }
-
     /// Write atomically (0600, dir 0700).
     pub fn save(&self) -> Result<()> {
         super::write_object(&self.path, &self.doc)
     }
+}
+
+/// A legacy flat credential map (`{ "<provider>": { "apiKey": … } }`) rather than a version-1 document.
+pub fn is_flat_legacy(doc: &Map<String, Value>) -> bool {
+    !doc.contains_key("version") && !doc.contains_key("profiles")
 }
 
 /// The profile's type (`type`, or the legacy `mode`).
