@@ -76,10 +76,10 @@ pub fn inspect(path: &Path, dir: bool) -> Result<Option<Vec<Problem>>> {
     Ok(Some(out))
 }
 
-fn refuse(path: &Path, problems: &[Problem], dir: bool) -> Error {
-    let problem = problems.iter().map(Problem::describe).collect::<Vec<_>>().join(", ");
+/// How to repair `problems` on `path`, in words a user can act on.
+pub fn fix_for(path: &Path, problems: &[Problem], dir: bool) -> String {
     let p = path.display();
-    let fix = if problems.contains(&Problem::Symlink) {
+    if problems.contains(&Problem::Symlink) {
         format!("replace the symlink {p} with the real {}", if dir { "directory" } else { "file" })
     } else if problems.iter().any(|x| matches!(x, Problem::Owner(_))) {
         format!("make it yours: `chown $(id -u) {p}` (as root), or point OPENCLAW_STATE_DIR/CLAWKEEP_DIR elsewhere")
@@ -87,8 +87,12 @@ fn refuse(path: &Path, problems: &[Problem], dir: bool) -> Error {
         format!("remove the other hard links to {p} (or copy it: `cp {p} {p}.new && mv {p}.new {p}`)")
     } else {
         format!("`chmod {} {p}` (or `clawkeep doctor --fix`)", if dir { "700" } else { "600" })
-    };
-    Error::Insecure { path: path.to_path_buf(), problem, fix }
+    }
+}
+
+fn refuse(path: &Path, problems: &[Problem], dir: bool) -> Error {
+    let problem = problems.iter().map(Problem::describe).collect::<Vec<_>>().join(", ");
+    Error::Insecure { path: path.to_path_buf(), problem, fix: fix_for(path, problems, dir) }
 }
 
 /// Refuse a file that is a symlink, hard-linked, group/world-writable or foreign-owned. Missing is fine.

@@ -389,16 +389,7 @@ fn check_perms(r: &mut Report, path: &Path, dir: bool, fix: bool) {
     let message =
         format!("{} {}", path.display(), problems.iter().map(|p| p.describe()).collect::<Vec<_>>().join(", "));
     let code = if problems.contains(&crate::fs::Problem::Symlink) { "SYMLINK" } else { "PERMISSIONS" };
-    let fix_cmd = if fixable {
-        Some(format!("chmod {} {} (or clawkeep doctor --fix)", if dir { "700" } else { "600" }, path.display()))
-    } else if let Err(Error::Insecure { fix, .. }) =
-        if dir { crate::fs::check_dir(path) } else { crate::fs::check_file(path, true) }
-    {
-        Some(fix)
-    } else {
-        None
-    };
-    r.add(code, Severity::Error, Some(path), message, fix_cmd);
+    r.add(code, Severity::Error, Some(path), message, Some(crate::fs::fix_for(path, &problems, dir)));
     if fix && fixable && crate::fs::repair(path, dir).unwrap_or(false) {
         r.findings.last_mut().expect("pushed").fixed = true;
     }
@@ -455,9 +446,9 @@ fn rebuild_index(paths: &Paths, agents: &[String]) -> crate::Result<usize> {
             continue;
         }
         let kind = if s.starts_with(super::migrate::BACKUP_PREFIX) { EntryKind::Backup } else { EntryKind::Profile };
-        let (agent, pid) = match (kind, s.split_once('/')) {
-            (EntryKind::Profile, Some((a, p))) => (Some(a.to_string()), Some(unescape(p))),
-            _ => (None, None),
+        let (agent, pid) = match kind {
+            EntryKind::Profile => id.profile_parts().map_or((None, None), |(a, p)| (Some(a), Some(p))),
+            EntryKind::Backup => (None, None),
         };
         let provider = pid.as_ref().and_then(|p| p.split_once(':')).map(|(p, _)| p.to_string());
         new.secrets.insert(s.to_string(), entry(agent, pid, provider, None, None, kind));
@@ -465,23 +456,4 @@ fn rebuild_index(paths: &Paths, agents: &[String]) -> crate::Result<usize> {
     vault.index = new;
     vault.save_index()?;
     Ok(vault.index.secrets.len())
-}
-
-/// Undo `SecretId::for_profile`'s `#xx` escapes.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'#'
-            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

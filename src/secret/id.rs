@@ -48,6 +48,26 @@ impl SecretId {
         &self.0
     }
 
+    /// Inverse of [`for_profile`](Self::for_profile): the agent and the profile id, `#xx` escapes undone.
+    pub fn profile_parts(&self) -> Option<(String, String)> {
+        let (agent, escaped) = self.0.split_once('/')?;
+        let b = escaped.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'#'
+                && let Some(v) = escaped.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        Some((agent.to_string(), String::from_utf8(out).ok()?))
+    }
+
     /// A file name for the id (hex, so any id maps to a safe, unique name).
     pub fn file_stem(&self) -> String {
         self.0.bytes().map(|b| format!("{b:02x}")).collect()
@@ -123,6 +143,14 @@ mod tests {
         }
         for good in ["a", "main/anthropic:default", "A-1_.:#/x", &"a".repeat(256)] {
             assert!(valid_exec_id(good), "{good:?} rejected");
+        }
+    }
+
+    #[test]
+    fn profile_parts_invert_for_profile() {
+        for (agent, pid) in [("main", "anthropic:default"), ("work", "openai:me@x.com"), ("a", "p:x#40/y")] {
+            let id = SecretId::for_profile(agent, pid).unwrap();
+            assert_eq!(id.profile_parts(), Some((agent.to_string(), pid.to_string())), "{id}");
         }
     }
 
