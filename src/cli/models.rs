@@ -7,36 +7,38 @@ use clawkeep::ops::profile::{self, NewCredential};
 use clawkeep::ops::status::{self, parse_duration_ms};
 use clawkeep::paths::Paths;
 use clawkeep::profiles::{AuthState, CredType};
+use clawkeep::secret::SecretString;
 use clawkeep::vault::{Vault, now_ms};
 use clawkeep::{Error, Result};
 
 use super::{StoreArgs, input, output};
 
 pub fn store(paths: &Paths, a: StoreArgs, kind: CredType, default_name: &str) -> Result<i32> {
+    let what = if kind == CredType::Token { "token" } else { "API key" };
+    let provider = a.provider.clone();
+    store_with(paths, a, kind, default_name, |profile_id| {
+        input::read_secret(&format!("Paste {provider} {what} for {profile_id}: "))
+    })
+}
+
+/// Check the flags, open the vault, then get the secret from `read` (given the profile id), store it and report.
+/// Everything that can be refused is refused before `read` runs.
+fn store_with(
+    paths: &Paths,
+    a: StoreArgs,
+    kind: CredType,
+    default_name: &str,
+    read: impl FnOnce(&str) -> Result<SecretString>,
+) -> Result<i32> {
     let agent = a.agent.id()?;
     profile::check_provider(&a.provider)?;
     let profile_id = a.profile_id.clone().unwrap_or_else(|| format!("{}:{default_name}", a.provider));
     clawkeep::secret::SecretId::for_profile(&agent, &profile_id)?;
     let expires = a.expires_in.as_deref().map(parse_duration_ms).transpose()?.map(|ms| now_ms() + ms);
     let mut vault = super::open_vault(paths)?;
-    let what = if kind == CredType::Token { "token" } else { "API key" };
-    let secret = input::read_secret(&format!("Paste {} {what} for {profile_id}: ", a.provider))?;
-    finish_store(paths, &mut vault, a, agent, profile_id, kind, secret, expires)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn finish_store(
-    paths: &Paths,
-    vault: &mut Vault,
-    a: StoreArgs,
-    agent: String,
-    profile_id: String,
-    kind: CredType,
-    secret: clawkeep::secret::SecretString,
-    expires: Option<i64>,
-) -> Result<i32> {
+    let secret = read(&profile_id)?;
     let added = profile::add(
-        vault,
+        &mut vault,
         paths,
         NewCredential { agent, provider: a.provider, profile_id, kind, secret, expires, email: None, force: a.force },
     )?;
@@ -70,25 +72,21 @@ pub fn setup_token(paths: &Paths, a: StoreArgs) -> Result<i32> {
             "`setup-token` (it runs `claude setup-token`); elsewhere use `clawkeep models auth paste-token --provider anthropic < token.txt`".into(),
         ));
     }
-    let agent = a.agent.id()?;
-    let profile_id = a.profile_id.clone().unwrap_or_else(|| "anthropic:manual".into());
-    clawkeep::secret::SecretId::for_profile(&agent, &profile_id)?;
-    let expires = a.expires_in.as_deref().map(parse_duration_ms).transpose()?.map(|ms| now_ms() + ms);
-    let mut vault = super::open_vault(paths)?;
-    let claude = which::which("claude").map_err(|_| {
-        Error::External(
-            "the Claude Code CLI (`claude`) is not on PATH; install it (npm install -g @anthropic-ai/claude-code) or paste a token with `clawkeep models auth paste-token --provider anthropic`".into(),
-        )
-    })?;
-    let status = Command::new(&claude)
-        .arg("setup-token")
-        .status()
-        .map_err(|e| Error::External(format!("could not run {}: {e}", claude.display())))?;
-    if !status.success() {
-        return Err(Error::External(format!("`claude setup-token` failed ({status}); nothing was stored")));
-    }
-    let secret = input::read_secret("Paste the token printed above (sk-ant-oat01-…): ")?;
-    finish_store(paths, &mut vault, a, agent, profile_id, CredType::Token, secret, expires)
+    store_with(paths, a, CredType::Token, "manual", |_| {
+        let claude = which::which("claude").map_err(|_| {
+            Error::External(
+                "the Claude Code CLI (`claude`) is not on PATH; install it (npm install -g @anthropic-ai/claude-code) or paste a token with `clawkeep models auth paste-token --provider anthropic`".into(),
+            )
+        })?;
+        let status = Command::new(&claude)
+            .arg("setup-token")
+            .status()
+            .map_err(|e| Error::External(format!("could not run {}: {e}", claude.display())))?;
+        if !status.success() {
+            return Err(Error::External(format!("`claude setup-token` failed ({status}); nothing was stored")));
+        }
+        input::read_secret("Paste the token printed above (sk-ant-oat01-…): ")
+    })
 }
 
 fn open_optional(paths: &Paths) -> Result<Option<Vault>> {
