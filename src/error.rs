@@ -27,7 +27,7 @@ pub mod exit {
     pub const INTERNAL: i32 = 70;
     /// Reading or writing a file failed; the original is left intact.
     pub const IO: i32 = 74;
-    /// The keychain is locked.
+    /// The keychain is locked, or the file store is locked in the vault service.
     pub const KEYCHAIN_LOCKED: i32 = 75;
     /// An encrypted file or the vault's own metadata is corrupted or truncated.
     pub const CORRUPT: i32 = 76;
@@ -39,6 +39,8 @@ pub mod exit {
     pub const WRONG_PASSPHRASE: i32 = 79;
     /// A required external program (e.g. `claude`) is missing or failed.
     pub const EXTERNAL: i32 = 80;
+    /// The vault service is not running, refused the request, or failed mid-request.
+    pub const SERVICE: i32 = 81;
 }
 
 /// Why the OS keychain could not be used.
@@ -94,6 +96,10 @@ pub enum Error {
     External(String),
     #[error("{path}: {action} failed: {source}")]
     Io { path: PathBuf, action: &'static str, source: std::io::Error },
+    #[error("{0}")]
+    Service(String),
+    #[error("the file store is locked (the vault service holds no passphrase)")]
+    VaultLocked,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -121,7 +127,7 @@ impl Error {
             UnknownProfile { .. } | SecretMissing(_) | NotFound(_) => exit::NOT_FOUND,
             DuplicateProfile { .. } | AlreadyInitialized(_) => exit::ALREADY_EXISTS,
             NotInitialized(_) => exit::NOT_INITIALIZED,
-            Keychain(KeychainProblem::Locked) => exit::KEYCHAIN_LOCKED,
+            Keychain(KeychainProblem::Locked) | VaultLocked => exit::KEYCHAIN_LOCKED,
             Keychain(_) => exit::KEYCHAIN_UNAVAILABLE,
             WrongPassphrase => exit::WRONG_PASSPHRASE,
             Corrupt { .. } => exit::CORRUPT,
@@ -129,6 +135,7 @@ impl Error {
             NeedsTty(_) => exit::NEEDS_TTY,
             External(_) => exit::EXTERNAL,
             Io { .. } => exit::IO,
+            Service(_) => exit::SERVICE,
             Internal(_) => exit::INTERNAL,
         }
     }
@@ -167,6 +174,8 @@ impl Error {
             WrongPassphrase => "nothing was changed; check CLAWKEEP_PASSPHRASE_FILE or retype the passphrase".into(),
             Corrupt { .. } => "restore the file from a backup, or remove the profile and store the secret again".into(),
             Insecure { fix, .. } => fix.clone(),
+            VaultLocked => "run `clawkeep unlock` (or start the service with `clawkeep serve --unlock`)".into(),
+            Service(_) => "check the service with `clawkeep status`; start it with `clawkeep serve`".into(),
             NeedsTty(_) => "run it in a terminal, or use the non-interactive form described in `--help`".into(),
             _ => return None,
         })

@@ -9,18 +9,22 @@
 //! - [`fs`]: permission checks, atomic writes, the vault lock.
 //! - [`profiles`]: `auth-profiles.json`, `auth-state.json`, `.env`.
 //! - [`vault`]: the vault facade, its index, the wrapped identity and the stores.
-//! - [`protocol`]: OpenClaw's exec SecretRef provider protocol v1.
-//! - [`ops`]: add, remove, list, status, doctor, migrate.
-#![forbid(unsafe_code)]
+//! - [`protocol`]: OpenClaw's exec SecretRef provider protocol v1 and the service's wire protocol.
+//! - [`ops`]: add, remove, list, status, doctor, migrate, resolve, select/report, session pins.
+//! - [`service`]: the vault service (`clawkeep serve`) on a Unix socket.
+//! - [`memory`]: process hardening and locked, zeroized buffers (the only `unsafe`).
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod error;
 pub mod fs;
+pub mod memory;
 pub mod ops;
 pub mod paths;
 pub mod profiles;
 pub mod protocol;
 pub mod secret;
+pub mod service;
 pub mod vault;
 
 pub use error::{Error, Result};

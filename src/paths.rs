@@ -30,6 +30,28 @@ impl Paths {
         Ok(Paths { state_dir: absolute(state_dir)?, clawkeep_dir: absolute(clawkeep_dir)? })
     }
 
+    /// The vault service's socket: `$CLAWKEEP_SOCKET`, else `$XDG_RUNTIME_DIR/clawkeep/agent.sock`, else
+    /// `<clawkeep dir>/agent.sock`.
+    pub fn socket(&self) -> PathBuf {
+        if let Some(v) = std::env::var_os("CLAWKEEP_SOCKET").filter(|v| !v.is_empty()) {
+            return PathBuf::from(v);
+        }
+        match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+            Some(d) => PathBuf::from(d).join("clawkeep").join("agent.sock"),
+            None => self.clawkeep_dir.join("agent.sock"),
+        }
+    }
+
+    /// `<clawkeep dir>/sessions.json`: per-session model and profile pins.
+    pub fn sessions(&self) -> PathBuf {
+        self.clawkeep_dir.join("sessions.json")
+    }
+
+    /// `<clawkeep dir>/monitor.json`: when the auth monitor last notified about each problem.
+    pub fn monitor_state(&self) -> PathBuf {
+        self.clawkeep_dir.join("monitor.json")
+    }
+
     /// `<state>/agents/<agent>/agent`.
     pub fn agent_dir(&self, agent: &str) -> PathBuf {
         self.state_dir.join("agents").join(agent).join("agent")

@@ -1,12 +1,16 @@
 //! Command-line interface: clap definitions, dispatch, and the single place errors are printed.
 
 mod doctor;
+mod exec;
 mod input;
 mod migrate;
+mod model_command;
 mod models;
 mod onboard;
+mod openclaw;
 mod output;
 mod resolve;
+mod service;
 mod vault;
 
 use clap::{Args, Parser, Subcommand};
@@ -85,6 +89,48 @@ enum Command {
     Resolve,
     /// Guided set-up: choose a store, add keys, offer to migrate (flags run it non-interactively).
     Onboard(onboard::OnboardArgs),
+    /// Run the vault service in the foreground (systemd, launchd or a terminal).
+    Serve(service::ServeArgs),
+    /// Hand the file store's passphrase to the running service (CLAWKEEP_PASSPHRASE_FILE or the TTY).
+    Unlock {
+        /// How long to stay unlocked (default: the service's --ttl, 8h).
+        #[arg(long)]
+        ttl: Option<String>,
+    },
+    /// Make the running service forget the passphrase (wipes the unwrapped identity).
+    Lock,
+    /// The running service: pid, backend, locked or unlocked and until when.
+    Status {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command with secrets in its environment (ANTHROPIC_API_KEY, …), replacing clawkeep (execve).
+    Exec(exec::ExecArgs),
+    /// A chat session's `/model` command: `/model`, `/model list`, `/model status`, `/model <alias>@<profileId>`.
+    #[allow(clippy::enum_variant_names)]
+    ModelCommand {
+        /// The chat session id.
+        #[arg(long)]
+        session: String,
+        #[command(flatten)]
+        agent: AgentArg,
+        /// The command text, e.g. "/model opus@anthropic:work".
+        text: String,
+    },
+    /// OpenClaw integration.
+    Openclaw {
+        #[command(subcommand)]
+        command: OpenclawCommand,
+    },
+    /// Check credentials like `models status --check` and run a notify command for problems (at most hourly each).
+    Monitor(openclaw::MonitorArgs),
+}
+
+#[derive(Subcommand)]
+enum OpenclawCommand {
+    /// Add clawkeep as the exec SecretRef provider in openclaw.json (JSON5 read, every other setting kept).
+    Wire(openclaw::WireArgs),
 }
 
 #[derive(Subcommand)]
@@ -228,6 +274,8 @@ pub(crate) fn open_vault(paths: &Paths) -> Result<Vault> {
 
 /// Parse, run, print the error once; the exit code.
 pub fn main() -> i32 {
+    // Every command may handle plaintext: no core dumps, no ptrace by other processes, from the start.
+    let core_limit = clawkeep::memory::harden_process();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -239,7 +287,7 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match run(cli) {
+    match run(cli, core_limit) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("clawkeep: error: {e}");
@@ -251,7 +299,7 @@ pub fn main() -> i32 {
     }
 }
 
-fn run(cli: Cli) -> Result<i32> {
+fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
     let paths = Paths::from_env()?;
     match cli.command {
         Command::Init { backend } => vault::init(&paths, backend),
@@ -285,6 +333,16 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Onboard(args) => onboard::run(&paths, args),
         Command::Resolve => resolve::run(&paths),
+        Command::Serve(a) => service::serve(&paths, a),
+        Command::Unlock { ttl } => service::unlock(&paths, ttl),
+        Command::Lock => service::lock(&paths),
+        Command::Status { json } => service::status(&paths, json),
+        Command::Exec(a) => exec::run(&paths, a, core_limit),
+        Command::ModelCommand { session, agent, text } => model_command::run(&paths, &session, &agent.id()?, &text),
+        Command::Openclaw { command } => match command {
+            OpenclawCommand::Wire(a) => openclaw::wire(&paths, a),
+        },
+        Command::Monitor(a) => openclaw::monitor(&paths, a),
     }
 }
 

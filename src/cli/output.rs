@@ -31,8 +31,10 @@ pub fn human_ms(ms: i64) -> String {
         format!("{d}d {h}h")
     } else if h > 0 {
         format!("{h}h {mi}m")
-    } else {
+    } else if mi > 0 {
         format!("{mi}m")
+    } else {
+        format!("{}s", ms.unsigned_abs() / 1000)
     };
     if past { format!("{s} ago") } else { s }
 }

@@ -1,12 +1,16 @@
-//! `resolve`: the exec SecretRef provider OpenClaw runs. Only the response JSON goes to stdout; the passphrase
-//! comes only from `CLAWKEEP_PASSPHRASE_FILE` (stdin is the request), else file-store ids answer `LOCKED`.
+//! `resolve`: the exec SecretRef provider OpenClaw runs. Only the response JSON goes to stdout. It asks the
+//! running vault service first; without one (or for ids the service could not answer because its file store is
+//! locked) it reads the store directly, with the passphrase only from `CLAWKEEP_PASSPHRASE_FILE` (stdin is the
+//! request), else file-store ids answer `LOCKED`.
 
 use std::io::{Read, Write};
 
 use clawkeep::error::exit;
 use clawkeep::ops::resolve::resolve;
 use clawkeep::paths::Paths;
-use clawkeep::protocol::exec::{MAX_REQUEST, parse_request};
+use clawkeep::protocol::exec::{self, ErrorEntry, MAX_REQUEST, code, parse_request};
+use clawkeep::protocol::wire;
+use clawkeep::secret::SecretId;
 use clawkeep::vault::Vault;
 use clawkeep::{Error, Result};
 
@@ -16,9 +20,25 @@ pub fn run(paths: &Paths) -> Result<i32> {
         .take(MAX_REQUEST as u64 + 1)
         .read_to_end(&mut buf)
         .map_err(|e| Error::io("<stdin>", "reading", e))?;
-    let req = parse_request(&buf)?;
-    let vault = if Vault::exists(paths) { Some(super::open_vault(paths)?) } else { None };
-    let resp = resolve(vault.as_ref(), &req);
+    let mut req = parse_request(&buf)?;
+    let mut resp = exec::Response { protocol_version: exec::PROTOCOL_VERSION, ..Default::default() };
+    // Ids outside OpenClaw's grammar never reach a store.
+    req.ids.retain(|id| {
+        let ok = SecretId::parse(id).is_ok();
+        if !ok {
+            resp.errors.insert(id.clone(), ErrorEntry { code: code::INVALID_ID });
+        }
+        ok
+    });
+    if !req.ids.is_empty() {
+        via_service(paths, &mut req, &mut resp);
+    }
+    if !req.ids.is_empty() {
+        let vault = if Vault::exists(paths) { Some(super::open_vault(paths)?) } else { None };
+        let direct = resolve(vault.as_ref(), &req);
+        resp.values.extend(direct.values);
+        resp.errors.extend(direct.errors);
+    }
     let out = zeroize::Zeroizing::new(serde_json::to_vec(&resp).map_err(|e| Error::Internal(e.to_string()))?);
     let mut stdout = std::io::stdout().lock();
     stdout
@@ -27,4 +47,54 @@ pub fn run(paths: &Paths) -> Result<i32> {
         .and_then(|()| stdout.flush())
         .map_err(|e| Error::io("<stdout>", "writing", e))?;
     Ok(exit::OK)
+}
+
+/// Ask the service; ids it answered leave `req.ids`. Ids it reports `LOCKED` stay for the direct path when a
+/// passphrase file is available. A failing service is reported on stderr and the direct path takes over.
+fn via_service(paths: &Paths, req: &mut exec::Request, resp: &mut exec::Response) {
+    let mut client = match super::service::connect(paths) {
+        Ok(Some(c)) => c,
+        Ok(None) => return,
+        Err(e) => {
+            eprintln!("clawkeep: {e}; reading the store directly");
+            return;
+        }
+    };
+    let mut get = wire::Request::new("get");
+    get.ids = req.ids.clone();
+    let answer = match client.call(&get) {
+        Ok(a) if a.ok => a,
+        Ok(a) => {
+            eprintln!("clawkeep: {}; reading the store directly", super::service::failure(a));
+            return;
+        }
+        Err(e) => {
+            eprintln!("clawkeep: {e}; reading the store directly");
+            return;
+        }
+    };
+    let retry_locked = std::env::var_os(super::input::PASSPHRASE_FILE).is_some();
+    let mut values = answer.values.unwrap_or_default();
+    let errors = answer.errors.unwrap_or_default();
+    req.ids.retain(|id| {
+        if let Some(v) = values.remove(id) {
+            resp.values.insert(id.clone(), v);
+            return false;
+        }
+        let c = errors.get(id).map(|e| e.code.as_str()).unwrap_or(code::NOT_FOUND);
+        if c == code::LOCKED && retry_locked {
+            return true;
+        }
+        resp.errors.insert(id.clone(), ErrorEntry { code: exec_code(c) });
+        false
+    });
+}
+
+fn exec_code(c: &str) -> &'static str {
+    match c {
+        code::NOT_FOUND => code::NOT_FOUND,
+        code::INVALID_ID => code::INVALID_ID,
+        code::LOCKED => code::LOCKED,
+        _ => code::UNAVAILABLE,
+    }
 }

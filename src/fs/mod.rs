@@ -8,4 +8,4 @@ mod safe;
 pub use atomic::{read_optional, write_atomic};
 pub use lock::VaultLock;
 pub use openclaw_lock::OpenClawLock;
-pub use safe::{Problem, check_dir, check_file, ensure_private_dir, fix_for, inspect, repair};
+pub use safe::{Problem, check_dir, check_file, ensure_private_dir, euid, fix_for, inspect, repair};

@@ -4,6 +4,10 @@
 pub mod doctor;
 pub mod init;
 pub mod migrate;
+pub mod monitor;
 pub mod profile;
 pub mod resolve;
+pub mod select;
+pub mod session;
 pub mod status;
+pub mod wire;

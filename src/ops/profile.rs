@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::paths::Paths;
+use crate::profiles::OpenClawConfig;
 use crate::profiles::auth_profiles::{profile_provider, profile_ref, profile_type};
 use crate::profiles::{AuthProfiles, AuthState, CredType};
 use crate::secret::{ExposeSecret, SecretId, SecretString};
@@ -115,6 +116,9 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
     let _lock = vault.lock()?;
     let _oc = crate::profiles::lock_openclaw_files(paths, &c.agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(&c.agent))?;
+    // openclaw.json is read (and a broken one refused) before anything is written.
+    let config_path = paths.openclaw_config();
+    let mut config = if config_path.exists() { Some(OpenClawConfig::load(&config_path)?) } else { None };
     let exists = file.get(&c.profile_id).is_some() || vault.index.secrets.contains_key(id.as_str());
     if exists && !c.force {
         return Err(Error::DuplicateProfile { agent: c.agent, profile: c.profile_id });
@@ -147,6 +151,12 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
         return Err(e);
     }
     vault.save_index()?;
+    // As OpenClaw's paste-token does: `auth.profiles.<id> = {provider, mode}` in openclaw.json, when it exists.
+    if let Some(cfg) = config.as_mut()
+        && cfg.set_profile_meta(&c.profile_id, &c.provider, c.kind.as_str())?
+    {
+        cfg.save()?;
+    }
     Ok(Added {
         needs_import: paths.sqlite_layout(&c.agent),
         agent: c.agent,
@@ -181,6 +191,13 @@ pub fn remove(vault: &mut Vault, paths: &Paths, agent: &str, profile_id: &str) -
     }
     if state.forget_profile(profile_id) {
         state.save()?;
+    }
+    let config_path = paths.openclaw_config();
+    if config_path.exists() {
+        let mut cfg = OpenClawConfig::load(&config_path)?;
+        if cfg.remove_profile_meta(profile_id) {
+            cfg.save()?;
+        }
     }
     Ok(())
 }

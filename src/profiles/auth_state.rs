@@ -94,6 +94,42 @@ impl AuthState {
         changed
     }
 
+    /// A profile's usage stats (empty when none are recorded).
+    pub fn usage(&self, profile_id: &str) -> Map<String, Value> {
+        self.doc
+            .get("usageStats")
+            .and_then(Value::as_object)
+            .and_then(|u| u.get(profile_id))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Replace a profile's usage stats.
+    pub fn set_usage(&mut self, profile_id: &str, stats: Map<String, Value>) {
+        let us = self.doc.entry("usageStats").or_insert_with(|| json!({}));
+        if let Some(u) = us.as_object_mut() {
+            u.insert(profile_id.to_string(), Value::Object(stats));
+        }
+    }
+
+    /// Clear cooldowns and disabled windows that have passed (step 1 of OpenClaw's selection); whether anything
+    /// changed.
+    pub fn clear_expired(&mut self, now: i64) -> bool {
+        let mut changed = false;
+        let Some(us) = self.doc.get_mut("usageStats").and_then(Value::as_object_mut) else { return false };
+        for stats in us.values_mut().filter_map(Value::as_object_mut) {
+            for (until, reason) in [("cooldownUntil", "cooldownReason"), ("disabledUntil", "disabledReason")] {
+                if stats.get(until).and_then(Value::as_i64).is_some_and(|t| t <= now) {
+                    stats.remove(until);
+                    stats.remove(reason);
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
     /// Write atomically.
     pub fn save(&self) -> Result<()> {
         super::write_object(&self.path, &self.doc)

@@ -4,9 +4,11 @@
 pub mod auth_profiles;
 pub mod auth_state;
 pub mod dotenv;
+pub mod openclaw_config;
 
 pub use auth_profiles::{AuthProfiles, CredType, SecretRef};
 pub use auth_state::AuthState;
+pub use openclaw_config::OpenClawConfig;
 
 use std::path::Path;
 

@@ -1,3 +1,6 @@
-//! Bytes on the wire. For now: OpenClaw's exec SecretRef provider protocol v1 (`clawkeep resolve`).
+//! Wire protocols: OpenClaw's exec SecretRef provider protocol ([`exec`]) and the vault service's own
+//! ([`wire`], with its blocking [`client`]).
 
+pub mod client;
 pub mod exec;
+pub mod wire;

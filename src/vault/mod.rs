@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use index::{EntryKind, Index, IndexEntry, now_ms};
-pub use store::{Backend, SecretStore};
+pub use store::{Backend, SecretStore, SharedIdentity};
 
 use crate::error::{Error, Result};
 use crate::fs::VaultLock;
@@ -152,6 +152,25 @@ impl Vault {
             b => Store::Keychain(KeychainStore::new(b)?),
         };
         Ok(Vault { files, config, index, store })
+    }
+
+    /// Open the vault for the service: file-store reads use `identity` when given, and fail with
+    /// [`Error::VaultLocked`] otherwise (the service never prompts).
+    pub fn open_unlocked(paths: &Paths, identity: Option<SharedIdentity>) -> Result<Vault> {
+        let vault = Vault::open(paths, Box::new(|| Err(Error::VaultLocked)))?;
+        if let (Store::File(f), Some(id)) = (&vault.store, identity) {
+            f.set_identity(id);
+        }
+        Ok(vault)
+    }
+
+    /// Unwrap the file store's identity (asking for the passphrase as the vault was opened to) and return it for
+    /// keeping; `None` for keychain backends, which need no unlock.
+    pub fn unlocked_identity(&self) -> Result<Option<SharedIdentity>> {
+        match &self.store {
+            Store::File(f) => f.unlock().map(|id| Some(id.clone())),
+            Store::Keychain(_) => Ok(None),
+        }
     }
 
     /// The backend.

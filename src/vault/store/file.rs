@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 use crate::secret::SecretId;
 use crate::vault::identity::WrappedIdentity;
 
+/// The unwrapped identity, on locked memory, shareable with the vault service's requests.
+pub type SharedIdentity = std::sync::Arc<crate::memory::Locked<x25519::Identity>>;
+
 /// Supplies the passphrase when the identity must be unwrapped.
 pub type PassphraseFn = Box<dyn Fn() -> Result<SecretString>>;
 
@@ -26,7 +29,7 @@ pub struct FileStore {
     identity_path: PathBuf,
     wrapped: WrappedIdentity,
     recipient: x25519::Recipient,
-    identity: OnceCell<x25519::Identity>,
+    identity: OnceCell<SharedIdentity>,
     passphrase: PassphraseFn,
 }
 
@@ -73,14 +76,19 @@ impl FileStore {
         Ok(out)
     }
 
+    /// Use an identity unwrapped earlier (by the vault service) instead of asking for the passphrase.
+    pub fn set_identity(&self, identity: SharedIdentity) {
+        let _ = self.identity.set(identity);
+    }
+
     /// Unwrap the identity now (asks for the passphrase if not done yet).
-    pub fn unlock(&self) -> Result<&x25519::Identity> {
+    pub fn unlock(&self) -> Result<&SharedIdentity> {
         if let Some(id) = self.identity.get() {
             return Ok(id);
         }
         let pass = (self.passphrase)()?;
         let id = self.wrapped.unwrap_identity(&pass, &self.identity_path)?;
-        Ok(self.identity.get_or_init(|| id))
+        Ok(self.identity.get_or_init(|| std::sync::Arc::new(crate::memory::Locked::new(id))))
     }
 
     /// Encrypt `plaintext` to the vault recipient (binary age).
@@ -90,7 +98,7 @@ impl FileStore {
 
     /// Decrypt an age file's bytes with the vault identity. `path` is only for messages.
     pub fn decrypt(&self, ciphertext: &[u8], path: &Path) -> Result<Zeroizing<Vec<u8>>> {
-        let identity = self.unlock()?;
+        let identity: &x25519::Identity = self.unlock()?;
         let corrupt = || Error::Corrupt { path: path.to_path_buf(), what: "the encrypted secret".into() };
         let dec = age::Decryptor::new_buffered(ciphertext).map_err(|_| corrupt())?;
         let mut r = dec.decrypt(std::iter::once(identity as &dyn age::Identity)).map_err(|_| corrupt())?;

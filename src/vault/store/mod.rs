@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use file::{FileStore, PassphraseFn};
+pub use file::{FileStore, PassphraseFn, SharedIdentity};
 pub use keychain::{KeychainStore, keychain_timeout};
 
 use crate::error::Result;

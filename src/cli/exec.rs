@@ -1,0 +1,152 @@
+//! `exec`: run a command with secrets in its environment under the provider's usual variable names, replacing
+//! the clawkeep process (execve) so no copy stays behind in a parent.
+
+use std::os::unix::process::CommandExt;
+
+use clawkeep::ops::profile::list;
+use clawkeep::paths::Paths;
+use clawkeep::profiles::dotenv::env_for_provider;
+use clawkeep::protocol::wire::Request;
+use clawkeep::secret::{ExposeSecret, SecretId, SecretString};
+use clawkeep::{Error, Result};
+
+#[derive(clap::Args)]
+pub struct ExecArgs {
+    /// A profile to expose: `anthropic:work` (under its provider's variable, e.g. ANTHROPIC_API_KEY) or
+    /// `anthropic:work=MY_VAR`. Repeatable.
+    #[arg(long = "profile", value_name = "ID[=ENV]")]
+    profiles: Vec<String>,
+    /// A provider whose next profile (OpenClaw's selection rules) is exposed under its usual variable. Repeatable.
+    #[arg(long = "provider")]
+    providers: Vec<String>,
+    #[command(flatten)]
+    agent: super::AgentArg,
+    /// The command and its arguments (after `--`).
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    command: Vec<String>,
+}
+
+fn check_env_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if ok { Ok(()) } else { Err(Error::InvalidInput(format!("invalid environment variable name `{name}`"))) }
+}
+
+fn env_name_for(provider: &str, cred_type: &str, profile: &str) -> Result<String> {
+    match env_for_provider(provider) {
+        Some(n) if cred_type == "api_key" => Ok(n.to_string()),
+        _ => Err(Error::InvalidInput(format!(
+            "profile `{profile}` ({cred_type} of {provider}) has no usual variable name; give one: \
+             --profile {profile}=VAR_NAME"
+        ))),
+    }
+}
+
+pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
+    if a.profiles.is_empty() && a.providers.is_empty() {
+        return Err(Error::InvalidInput("give at least one --profile or --provider".into()));
+    }
+    let agent = a.agent.id()?;
+    let mut env: Vec<(String, SecretString)> = Vec::new();
+    let mut client = super::service::connect(paths)?;
+    let mut vault = None;
+    for spec in &a.profiles {
+        let (profile, name) = match spec.split_once('=') {
+            Some((p, n)) => (p.to_string(), Some(n.to_string())),
+            None => (spec.clone(), None),
+        };
+        let name = match name {
+            Some(n) => n,
+            None => {
+                let rows = list(None, paths, &agent, None)?;
+                let row = rows.iter().find(|r| r.profile_id == profile);
+                let (prov, t) = match row {
+                    Some(r) => (r.provider.clone(), r.cred_type.clone()),
+                    None => {
+                        let v = vault.get_or_insert_with_result(|| super::open_vault(paths))?;
+                        let r = list(Some(v), paths, &agent, None)?
+                            .into_iter()
+                            .find(|r| r.profile_id == profile)
+                            .ok_or_else(|| Error::UnknownProfile { agent: agent.clone(), profile: profile.clone() })?;
+                        (r.provider, r.cred_type)
+                    }
+                };
+                env_name_for(&prov, &t, &profile)?
+            }
+        };
+        check_env_name(&name)?;
+        let id = SecretId::for_profile(&agent, &profile)?;
+        let secret = match client.as_mut() {
+            Some(c) => {
+                let mut req = Request::new("get");
+                req.ids = vec![id.to_string()];
+                let mut resp = c.call(&req)?;
+                match resp.values.as_mut().and_then(|v| v.remove(id.as_str())) {
+                    Some(v) => SecretString::from(v.as_str().to_owned()),
+                    None => {
+                        let code = resp.errors.and_then(|mut e| e.remove(id.as_str())).map(|e| e.code);
+                        return Err(match code.as_deref() {
+                            Some("LOCKED") => Error::VaultLocked,
+                            _ => Error::UnknownProfile { agent: agent.clone(), profile },
+                        });
+                    }
+                }
+            }
+            None => {
+                let v = vault.get_or_insert_with_result(|| super::open_vault(paths))?;
+                clawkeep::ops::profile::secret_of(v, paths, &agent, &profile)?
+            }
+        };
+        env.push((name, secret));
+    }
+    for provider in &a.providers {
+        let name = env_for_provider(provider).ok_or_else(|| {
+            Error::InvalidInput(format!("provider `{provider}` has no usual variable name; use --profile ID=VAR"))
+        })?;
+        let secret = match client.as_mut() {
+            Some(c) => {
+                let mut req = Request::new("select");
+                req.provider = Some(provider.clone());
+                req.agent = Some(agent.clone());
+                let resp = c.call(&req)?;
+                if !resp.ok {
+                    return Err(super::service::failure(resp));
+                }
+                let s = resp.secret.ok_or_else(|| Error::Service("the vault service sent no secret".into()))?;
+                SecretString::from(s.as_str().to_owned())
+            }
+            None => {
+                let v = vault.get_or_insert_with_result(|| super::open_vault(paths))?;
+                clawkeep::ops::select::select(v, paths, &agent, provider, None)?.secret
+            }
+        };
+        env.push((name.to_string(), secret));
+    }
+    drop(client);
+    drop(vault);
+    let mut cmd = std::process::Command::new(&a.command[0]);
+    cmd.args(&a.command[1..]);
+    for (k, v) in &env {
+        cmd.env(k, v.expose_secret());
+    }
+    // The child should get the core-dump limit the user had, not clawkeep's hardened one.
+    if let Some(limit) = core_limit {
+        let _ = rustix::process::setrlimit(rustix::process::Resource::Core, limit);
+    }
+    let err = cmd.exec();
+    Err(Error::External(format!("could not run `{}`: {err}", a.command[0])))
+}
+
+trait GetOrInsertResult<T> {
+    fn get_or_insert_with_result(&mut self, f: impl FnOnce() -> Result<T>) -> Result<&mut T>;
+}
+
+impl<T> GetOrInsertResult<T> for Option<T> {
+    fn get_or_insert_with_result(&mut self, f: impl FnOnce() -> Result<T>) -> Result<&mut T> {
+        if self.is_none() {
+            *self = Some(f()?);
+        }
+        Ok(self.as_mut().expect("just set"))
+    }
+}

@@ -1,0 +1,153 @@
+//! `serve`, `unlock`, `lock`, `status`: the vault service and talking to it.
+
+use std::time::Duration;
+
+use clawkeep::error::exit;
+use clawkeep::ops::status::parse_duration_ms;
+use clawkeep::paths::Paths;
+use clawkeep::protocol::client::Client;
+use clawkeep::protocol::wire::{Request, Response, ServiceStatus, WireSecret, code};
+use clawkeep::service::Config;
+use clawkeep::{Error, Result};
+
+use super::input;
+use super::output;
+
+/// How long a CLI command waits for the service (resolve must stay inside OpenClaw's 5 s).
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(4);
+
+fn duration(flag: &str, raw: &str) -> Result<Duration> {
+    let ms = parse_duration_ms(raw).map_err(|e| Error::InvalidInput(format!("--{flag}: {e}")))?;
+    if ms <= 0 {
+        return Err(Error::InvalidInput(format!("--{flag}: must be greater than zero")));
+    }
+    Ok(Duration::from_millis(ms as u64))
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Unlock the file store at start with the passphrase in CLAWKEEP_PASSPHRASE_FILE (systemd `LoadCredential=`).
+    #[arg(long)]
+    unlock: bool,
+    /// Longest an unlock lasts.
+    #[arg(long, default_value = "8h")]
+    ttl: String,
+    /// An unlock ends after this long without a request that needs it.
+    #[arg(long, default_value = "1h")]
+    idle_timeout: String,
+    /// A client must send each request within this.
+    #[arg(long, default_value = "10s")]
+    client_timeout: String,
+    /// Also serve root (by default only the service's own uid is served).
+    #[arg(long)]
+    allow_root: bool,
+    /// Connections served at once; more are answered BUSY.
+    #[arg(long, default_value_t = 64)]
+    max_clients: usize,
+}
+
+pub fn serve(paths: &Paths, a: ServeArgs) -> Result<i32> {
+    let mut config = Config::new(paths);
+    config.ttl = duration("ttl", &a.ttl)?;
+    config.idle = duration("idle-timeout", &a.idle_timeout)?;
+    config.client_timeout = duration("client-timeout", &a.client_timeout)?;
+    config.allow_root = a.allow_root;
+    config.max_clients = a.max_clients.max(1);
+    let pass = if a.unlock {
+        if std::env::var_os(input::PASSPHRASE_FILE).is_none() {
+            return Err(Error::InvalidInput(format!(
+                "--unlock reads the passphrase from {} (e.g. systemd's LoadCredential=); it is not set",
+                input::PASSPHRASE_FILE
+            )));
+        }
+        Some(input::passphrase()?)
+    } else {
+        None
+    };
+    clawkeep::service::run(paths.clone(), config, pass)?;
+    Ok(exit::OK)
+}
+
+/// Connect to the running service, if there is one.
+pub fn connect(paths: &Paths) -> Result<Option<Client>> {
+    Client::connect(&paths.socket(), CLIENT_TIMEOUT)
+}
+
+fn required(paths: &Paths) -> Result<Client> {
+    connect(paths)?.ok_or_else(|| {
+        Error::Service(format!(
+            "no vault service is running on {} (start it with `clawkeep serve`)",
+            paths.socket().display()
+        ))
+    })
+}
+
+/// A failed response as an error.
+pub fn failure(resp: Response) -> Error {
+    let e = resp.error.unwrap_or_else(|| clawkeep::protocol::wire::WireError::new(code::INTERNAL, "no error given"));
+    let msg = e.message.unwrap_or_default();
+    match e.code.as_str() {
+        code::WRONG_PASSPHRASE => Error::WrongPassphrase,
+        code::LOCKED => Error::VaultLocked,
+        code::NOT_FOUND | code::NO_PROFILE => Error::NotFound(msg),
+        code::INVALID => Error::InvalidInput(msg),
+        c => Error::Service(format!("the vault service answered {c}: {msg}")),
+    }
+}
+
+fn call(paths: &Paths, req: &Request) -> Result<Response> {
+    let resp = required(paths)?.call(req)?;
+    if resp.ok { Ok(resp) } else { Err(failure(resp)) }
+}
+
+fn show(s: &ServiceStatus, json: bool) {
+    if json {
+        output::json(s);
+        return;
+    }
+    let now = clawkeep::vault::now_ms();
+    println!("service: running (pid {}, clawkeep {})", s.pid, s.version);
+    println!("backend: {}", s.backend);
+    match (s.unlocked, s.unlocked_until) {
+        (true, Some(until)) => println!(
+            "file store: unlocked for {} more (idle timeout in {})",
+            output::human_ms(until - now),
+            output::human_ms(s.idle_until.unwrap_or(until) - now)
+        ),
+        (true, None) => println!("secrets: readable (keychain backends need no unlock)"),
+        (false, _) => println!("file store: locked (`clawkeep unlock`)"),
+    }
+    println!("locked memory: {} bytes; secrets handed out: {}", s.locked_memory, s.handed_out);
+}
+
+pub fn unlock(paths: &Paths, ttl: Option<String>) -> Result<i32> {
+    let ttl_ms = ttl.map(|t| duration("ttl", &t)).transpose()?.map(|d| d.as_millis() as u64);
+    let mut client = required(paths)?;
+    let mut req = Request::new("unlock");
+    req.passphrase = Some(WireSecret(input::passphrase()?));
+    req.ttl_ms = ttl_ms;
+    let resp = client.call(&req)?;
+    if !resp.ok {
+        return Err(failure(resp));
+    }
+    if let Some(s) = resp.status {
+        show(&s, false);
+    }
+    Ok(exit::OK)
+}
+
+pub fn lock(paths: &Paths) -> Result<i32> {
+    let resp = call(paths, &Request::new("lock"))?;
+    if let Some(s) = resp.status {
+        show(&s, false);
+    }
+    Ok(exit::OK)
+}
+
+pub fn status(paths: &Paths, json: bool) -> Result<i32> {
+    let resp = call(paths, &Request::new("status"))?;
+    if let Some(s) = resp.status {
+        show(&s, json);
+    }
+    Ok(exit::OK)
+}

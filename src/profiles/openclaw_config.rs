@@ -1,0 +1,165 @@
+//! `openclaw.json` (JSON5): read for `auth.order` and provider endpoints; edited by `clawkeep openclaw wire`
+//! (the exec provider entry) and by paste-token/add (`auth.profiles.<id>` metadata, as OpenClaw's paste-token
+//! does). Every other setting is kept; the file is rewritten atomically after a backup of the original bytes.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, Result};
+
+/// The parsed config.
+pub struct OpenClawConfig {
+    /// Where it lives.
+    pub path: PathBuf,
+    /// The document.
+    pub doc: Map<String, Value>,
+    /// The bytes read, `None` when the file did not exist.
+    pub original: Option<Vec<u8>>,
+}
+
+impl OpenClawConfig {
+    /// Load (missing → empty document).
+    pub fn load(path: &Path) -> Result<OpenClawConfig> {
+        crate::fs::check_file(path, false)?;
+        let Some(bytes) = crate::fs::read_optional(path)? else {
+            return Ok(OpenClawConfig { path: path.into(), doc: Map::new(), original: None });
+        };
+        let text = std::str::from_utf8(&bytes).map_err(|_| Error::InvalidField {
+            path: path.into(),
+            field: "(file)".into(),
+            message: "not UTF-8".into(),
+        })?;
+        let value: Value = json5::from_str(text).map_err(|e| json5_error(path, &e))?;
+        let Value::Object(doc) = value else {
+            return Err(Error::InvalidField {
+                path: path.into(),
+                field: "(top level)".into(),
+                message: "expected an object".into(),
+            });
+        };
+        Ok(OpenClawConfig { path: path.into(), doc, original: Some(bytes.to_vec()) })
+    }
+
+    /// Whether the original used JSON5 syntax (comments, unquoted keys…) that a rewrite turns into plain JSON.
+    pub fn is_json5_only(&self) -> bool {
+        self.original.as_ref().is_some_and(|b| serde_json::from_slice::<Value>(b).is_err())
+    }
+
+    /// `auth.order.<provider>`.
+    pub fn auth_order(&self, provider: &str) -> Option<Vec<String>> {
+        let a = self.doc.get("auth")?.get("order")?.get(provider)?.as_array()?;
+        Some(a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+    }
+
+    /// `models.providers.<provider>.baseUrl`.
+    pub fn base_url(&self, provider: &str) -> Option<String> {
+        Some(self.doc.get("models")?.get("providers")?.get(provider)?.get("baseUrl")?.as_str()?.to_string())
+    }
+
+    /// `secrets.providers.<alias>`.
+    pub fn exec_provider(&self, alias: &str) -> Option<&Value> {
+        self.doc.get("secrets")?.get("providers")?.get(alias)
+    }
+
+    /// Set `secrets.providers.<alias>`; whether it changed.
+    pub fn set_exec_provider(&mut self, alias: &str, entry: Value) -> Result<bool> {
+        let slot = object_at(&self.path, &mut self.doc, &["secrets", "providers"])?;
+        if slot.get(alias) == Some(&entry) {
+            return Ok(false);
+        }
+        slot.insert(alias.into(), entry);
+        Ok(true)
+    }
+
+    /// Record `auth.profiles.<id> = {provider, mode}` (other fields of an existing entry kept); whether it changed.
+    pub fn set_profile_meta(&mut self, profile_id: &str, provider: &str, mode: &str) -> Result<bool> {
+        let slot = object_at(&self.path, &mut self.doc, &["auth", "profiles"])?;
+        let entry = slot.entry(profile_id.to_string()).or_insert_with(|| json!({}));
+        let Some(e) = entry.as_object_mut() else {
+            return Err(Error::InvalidField {
+                path: self.path.clone(),
+                field: format!("auth.profiles.{profile_id}"),
+                message: "expected an object".into(),
+            });
+        };
+        let before = e.clone();
+        e.insert("provider".into(), json!(provider));
+        e.insert("mode".into(), json!(mode));
+        Ok(*e != before)
+    }
+
+    /// Remove `auth.profiles.<id>`; whether it was there.
+    pub fn remove_profile_meta(&mut self, profile_id: &str) -> bool {
+        self.doc
+            .get_mut("auth")
+            .and_then(|a| a.get_mut("profiles"))
+            .and_then(Value::as_object_mut)
+            .is_some_and(|p| p.remove(profile_id).is_some())
+    }
+
+    /// Where the backup of the original goes.
+    pub fn backup_path(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".clawkeep.bak");
+        self.path.with_file_name(name)
+    }
+
+    /// The document as written (2-space JSON, trailing newline).
+    pub fn render(&self) -> Result<Vec<u8>> {
+        let mut bytes = serde_json::to_vec_pretty(&self.doc).map_err(|e| Error::Internal(e.to_string()))?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    /// Back up the original bytes (0600, beside the file), then write atomically. Returns the backup path.
+    pub fn save(&self) -> Result<Option<PathBuf>> {
+        let bytes = self.render()?;
+        let backup = match &self.original {
+            Some(orig) => {
+                let b = self.backup_path();
+                crate::fs::write_atomic(&b, orig)?;
+                Some(b)
+            }
+            None => None,
+        };
+        if let Some(dir) = self.path.parent() {
+            crate::fs::ensure_private_dir(dir)?;
+        }
+        crate::fs::write_atomic(&self.path, &bytes)?;
+        Ok(backup)
+    }
+}
+
+/// The object at `keys`, created as needed; an error naming the field when something else is in the way.
+fn object_at<'a>(path: &Path, doc: &'a mut Map<String, Value>, keys: &[&str]) -> Result<&'a mut Map<String, Value>> {
+    let mut cur = doc;
+    for (i, k) in keys.iter().enumerate() {
+        let v = cur.entry(k.to_string()).or_insert_with(|| json!({}));
+        cur = v.as_object_mut().ok_or_else(|| Error::InvalidField {
+            path: path.into(),
+            field: keys[..=i].join("."),
+            message: "expected an object".into(),
+        })?;
+    }
+    Ok(cur)
+}
+
+fn json5_error(path: &Path, e: &json5::Error) -> Error {
+    match e {
+        json5::Error::Message { msg, location: Some(loc) } => Error::MalformedJson {
+            path: path.into(),
+            line: loc.line,
+            column: loc.column,
+            // pest quotes the offending source line (which may hold a plaintext key); keep only its verdict.
+            message: msg
+                .lines()
+                .rev()
+                .find_map(|l| l.trim_start().strip_prefix('=').map(|v| v.trim().to_string()))
+                .unwrap_or_else(|| "syntax error".into()),
+        },
+        json5::Error::Message { location: None, .. } => {
+            Error::InvalidField { path: path.into(), field: "(file)".into(), message: "not valid JSON5".into() }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! A blocking client for the vault service (the CLI needs no async runtime). One request, one response.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use super::wire::{MAX_FRAME, Request, Response, encode, frame_end};
+use crate::error::{Error, Result};
+use crate::memory::SecretBuf;
+
+/// A connection to the service.
+pub struct Client {
+    stream: UnixStream,
+    path: std::path::PathBuf,
+}
+
+impl Client {
+    /// Connect; `Ok(None)` when no service listens there (no socket, or a stale one).
+    pub fn connect(path: &Path, timeout: Duration) -> Result<Option<Client>> {
+        let stream = match UnixStream::connect(path) {
+            Ok(s) => s,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(Error::io(path, "connecting to the vault service at", e)),
+        };
+        stream
+            .set_read_timeout(Some(timeout))
+            .and_then(|()| stream.set_write_timeout(Some(timeout)))
+            .map_err(|e| Error::io(path, "configuring the connection to", e))?;
+        Ok(Some(Client { stream, path: path.into() }))
+    }
+
+    /// Send one request and read its response.
+    pub fn call(&mut self, req: &Request) -> Result<Response> {
+        let mut buf = SecretBuf::new(MAX_FRAME);
+        encode(req, &mut buf).map_err(|_| Error::InvalidInput(format!("request larger than {MAX_FRAME} bytes")))?;
+        self.stream.write_all(buf.as_slice()).map_err(|e| self.lost(e))?;
+        buf.clear();
+        loop {
+            if let Some(end) = frame_end(buf.as_slice()) {
+                return serde_json::from_slice(&buf.as_slice()[..end]).map_err(|_| {
+                    Error::Service(format!("the vault service at {} sent a malformed answer", self.path.display()))
+                });
+            }
+            if buf.spare().is_empty() {
+                return Err(Error::Service("the vault service sent an oversized answer".into()));
+            }
+            let n = self.stream.read(buf.spare()).map_err(|e| self.lost(e))?;
+            if n == 0 {
+                return Err(Error::Service(format!(
+                    "the vault service at {} closed the connection without answering (it may have stopped or \
+                     refused this user)",
+                    self.path.display()
+                )));
+            }
+            buf.advance(n);
+        }
+    }
+
+    fn lost(&self, e: std::io::Error) -> Error {
+        let what = if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) {
+            "did not answer in time".to_string()
+        } else {
+            format!("failed: {e}")
+        };
+        Error::Service(format!("the vault service at {} {what}", self.path.display()))
+    }
+}

@@ -1,0 +1,121 @@
+//! The vault service (`clawkeep serve`): a Unix-socket server that hands secrets to the gateway on demand.
+//!
+//! Reading top-down: [`run`] builds the runtime, binds the socket ([`socket`]), optionally unlocks, then accepts
+//! connections; each is checked ([`peer`]) and served frame by frame ([`connection`]); requests are answered by
+//! [`handler`] against the shared [`state::State`] (the unlocked identity and its timers).
+
+pub mod connection;
+pub mod handler;
+pub mod peer;
+pub mod socket;
+pub mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::error::{Error, Result};
+use crate::paths::Paths;
+use state::State;
+
+/// How the service runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The socket path.
+    pub socket: PathBuf,
+    /// Longest an unlock lasts (`--ttl`, default 8 h).
+    pub ttl: Duration,
+    /// An unlock ends after this long without use (`--idle-timeout`, default 1 h).
+    pub idle: Duration,
+    /// A client must send each frame within this (`--client-timeout`, default 10 s).
+    pub client_timeout: Duration,
+    /// Serve root as well as the service's own uid.
+    pub allow_root: bool,
+    /// Connections served at once; more get `BUSY`.
+    pub max_clients: usize,
+}
+
+impl Config {
+    /// Defaults for `paths`.
+    pub fn new(paths: &Paths) -> Config {
+        Config {
+            socket: paths.socket(),
+            ttl: Duration::from_secs(8 * 3600),
+            idle: Duration::from_secs(3600),
+            client_timeout: Duration::from_secs(10),
+            allow_root: false,
+            max_clients: 64,
+        }
+    }
+}
+
+/// Log a line to stderr (the journal under systemd). Never given secret material.
+pub fn log(msg: std::fmt::Arguments<'_>) {
+    eprintln!("clawkeep serve: {msg}");
+}
+
+/// Run the service in the foreground until SIGINT/SIGTERM. With `unlock`, unwrap the file store's identity first.
+pub fn run(paths: Paths, config: Config, unlock: Option<SecretString>) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("starting the runtime: {e}")))?;
+    rt.block_on(serve(paths, config, unlock))
+}
+
+async fn serve(paths: Paths, config: Config, unlock: Option<SecretString>) -> Result<()> {
+    let bound = socket::bind(&config.socket)?;
+    let state = Arc::new(State::new(paths, config.clone()));
+    if let Some(pass) = unlock {
+        let st = state.clone();
+        let res = tokio::task::spawn_blocking(move || handler::unlock(&st, pass, None))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        if let Err(e) = res {
+            bound.remove();
+            return Err(e);
+        }
+    }
+    log(format_args!(
+        "listening on {} (pid {}, backend {}, {}, serving uid {}{})",
+        config.socket.display(),
+        std::process::id(),
+        state.backend(),
+        if state.is_unlocked() { "unlocked" } else { "locked" },
+        crate::fs::euid(),
+        if config.allow_root { " and root" } else { "" }
+    ));
+    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_clients));
+    let mut sweep = tokio::time::interval(Duration::from_millis(250));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Error::Internal(format!("installing the SIGTERM handler: {e}")))?;
+    loop {
+        tokio::select! {
+            accepted = bound.listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let permit = slots.clone().try_acquire_owned().ok();
+                    tokio::spawn(connection::serve(state.clone(), stream, permit));
+                }
+                Err(e) => {
+                    log(format_args!("accept failed: {e}"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = sweep.tick() => {
+                if let Some(why) = state.expire() {
+                    log(format_args!("locked the file store ({why}); its identity was wiped"));
+                }
+            }
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        }
+    }
+    state.lock();
+    bound.remove();
+    log(format_args!("stopped; socket removed, identity wiped"));
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! The listening socket: a private directory (0700), the socket itself 0600, one live service per path.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A bound socket, removed by [`Bound::remove`] if it is still the one bound.
+pub struct Bound {
+    /// The listener.
+    pub listener: tokio::net::UnixListener,
+    path: PathBuf,
+    ino: u64,
+}
+
+impl Bound {
+    /// Remove the socket file if it is still ours (a newer service may have replaced it).
+    pub fn remove(&self) {
+        if std::fs::symlink_metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Bind `path`: refuse if a live service answers there, remove a stale socket, create the directory 0700.
+pub fn bind(path: &Path) -> Result<Bound> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    crate::fs::ensure_private_dir(dir)?;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_socket() => {
+            return Err(Error::InvalidInput(format!(
+                "{} exists and is not a socket; remove it or set CLAWKEEP_SOCKET to another path",
+                path.display()
+            )));
+        }
+        Ok(_) => match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(Error::Service(format!(
+                    "another clawkeep service is already listening on {}",
+                    path.display()
+                )));
+            }
+            Err(_) => {
+                super::log(format_args!("removing stale socket {}", path.display()));
+                std::fs::remove_file(path).map_err(|e| Error::io(path, "removing the stale socket", e))?;
+            }
+        },
+        Err(_) => {}
+    }
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
+    let bound = std::os::unix::net::UnixListener::bind(path);
+    rustix::process::umask(old);
+    let std_listener = bound.map_err(|e| Error::io(path, "binding the socket", e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::io(path, "setting permissions on", e))?;
+    let ino = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, "inspecting", e))?.ino();
+    std_listener.set_nonblocking(true).map_err(|e| Error::io(path, "configuring", e))?;
+    let listener = tokio::net::UnixListener::from_std(std_listener).map_err(|e| Error::io(path, "registering", e))?;
+    Ok(Bound { listener, path: path.into(), ino })
+}
