@@ -230,6 +230,20 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
                 }
             }
         }
+        // OpenClaw 2026.9+ reads profiles from SQLite: a present auth-profiles.json has not been imported yet, and
+        // until `openclaw doctor --fix` imports it, OpenClaw refuses the affected providers.
+        if file.original.is_some() && paths.sqlite_layout(a) {
+            let ids: Vec<&str> = file.profiles().map(|(pid, _)| pid.as_str()).collect();
+            if !ids.is_empty() {
+                r.add(
+                    "NOT_IMPORTED",
+                    Severity::Warning,
+                    Some(&ap_path),
+                    format!("OpenClaw has not imported these profiles into its SQLite store yet: {}", ids.join(", ")),
+                    Some("openclaw doctor --fix --non-interactive --yes (or `clawkeep openclaw wire --import`)".into()),
+                );
+            }
+        }
         check_archives(&mut r, &paths.agent_dir(a), fix);
         let legacy = paths.legacy_auth(a);
         if legacy.exists() {

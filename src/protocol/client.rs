@@ -60,10 +60,13 @@ impl Client {
     }
 
     fn lost(&self, e: std::io::Error) -> Error {
-        let what = if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) {
-            "did not answer in time".to_string()
-        } else {
-            format!("failed: {e}")
+        use std::io::ErrorKind::*;
+        let what = match e.kind() {
+            WouldBlock | TimedOut => "did not answer in time".to_string(),
+            ConnectionReset | BrokenPipe | UnexpectedEof => {
+                "closed the connection without answering (it may have stopped or refused this user)".to_string()
+            }
+            _ => format!("failed: {e}"),
         };
         Error::Service(format!("the vault service at {} {what}", self.path.display()))
     }

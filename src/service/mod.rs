@@ -68,18 +68,15 @@ pub fn run(paths: Paths, config: Config, unlock: Option<SecretString>) -> Result
 }
 
 async fn serve(paths: Paths, config: Config, unlock: Option<SecretString>) -> Result<()> {
-    let bound = socket::bind(&config.socket)?;
     let state = Arc::new(State::new(paths, config.clone()));
+    // Unlock before binding, so a client never finds a socket whose service is not ready.
     if let Some(pass) = unlock {
         let st = state.clone();
-        let res = tokio::task::spawn_blocking(move || handler::unlock(&st, pass, None))
+        tokio::task::spawn_blocking(move || handler::unlock(&st, pass, None))
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        if let Err(e) = res {
-            bound.remove();
-            return Err(e);
-        }
+            .map_err(|e| Error::Internal(e.to_string()))??;
     }
+    let bound = socket::bind(&config.socket)?;
     log(format_args!(
         "listening on {} (pid {}, backend {}, {}, serving uid {}{})",
         config.socket.display(),

@@ -1,0 +1,557 @@
+//! The vault service from the outside: the real binary serving a real socket, driven by the CLI and by raw frames.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Env, json, setup_token};
+use serde_json::{Value, json};
+
+const KEY: &str = "sk-ant-api03-SERVICE-canary-key-0123456789abcdef";
+
+/// A running `clawkeep serve`, stopped (SIGTERM) on drop.
+struct Service {
+    child: Option<Child>,
+    socket: PathBuf,
+    log: PathBuf,
+}
+
+impl Service {
+    fn start(env: &Env, args: &[&str]) -> Service {
+        let socket = env.dir.path().join("run").join("agent.sock");
+        let log = env.dir.path().join(format!("serve-{}.log", std::process::id() as u64 + rand_suffix()));
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        let mut c = env.cmd(&all);
+        c.env("CLAWKEEP_SOCKET", &socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let child = c.spawn().unwrap();
+        let s = Service { child: Some(child), socket, log };
+        s.wait_ready();
+        s
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.log_text().contains("listening on") && UnixStream::connect(&self.socket).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("service did not start: {}", self.log_text());
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn signal(&self, sig: &str) {
+        Command::new("kill").args([&format!("-{sig}"), &self.pid().to_string()]).status().unwrap();
+    }
+
+    fn stop(&mut self) -> std::process::ExitStatus {
+        self.signal("TERM");
+        self.child.take().unwrap().wait().unwrap()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64
+}
+
+/// Send raw bytes, read one response line.
+fn raw(socket: &Path, frame: &[u8]) -> Value {
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(frame).unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line:?}"))
+}
+
+fn call(socket: &Path, req: Value) -> Value {
+    let mut f = serde_json::to_vec(&req).unwrap();
+    f.push(b'\n');
+    raw(socket, &f)
+}
+
+fn get(socket: &Path, id: &str) -> Value {
+    call(socket, json!({"v":1,"op":"get","ids":[id]}))
+}
+
+/// An env with the file store and one API key.
+fn file_env() -> Env {
+    let env = Env::new();
+    env.init_file();
+    let o = env.run(&["models", "auth", "add", "--provider", "anthropic"], KEY);
+    assert_eq!(o.code, 0, "{o:?}");
+    env
+}
+
+/// CLI command aimed at the service's socket.
+fn ck(env: &Env, svc: &Service, args: &[&str], stdin: &str) -> common::Out {
+    let mut c = env.cmd(args);
+    c.env("CLAWKEEP_SOCKET", &svc.socket);
+    common::run_cmd(&mut c, stdin)
+}
+
+fn resolve_req(ids: &[&str]) -> String {
+    json!({"protocolVersion":1,"provider":"clawkeep","ids":ids}).to_string()
+}
+
+#[test]
+fn unlock_get_lock_and_ttl_through_the_cli() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--ttl", "8h"]);
+    // Locked at start: secrets are refused with LOCKED, status says so.
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["errors"]["main/anthropic:default"]["code"], "LOCKED");
+    let st = ck(&env, &svc, &["status", "--json"], "");
+    assert_eq!(st.code, 0, "{st:?}");
+    let st: Value = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(st["unlocked"], false);
+    assert_eq!(st["backend"], "file");
+
+    let o = ck(&env, &svc, &["unlock", "--ttl", "2s"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    let r = get(&svc.socket, "main/anthropic:default");
+    assert_eq!(r["ok"], true);
+    assert_eq!(r["values"]["main/anthropic:default"], KEY);
+    // Bare profile ids mean agent main.
+    assert_eq!(get(&svc.socket, "anthropic:default")["values"]["anthropic:default"], KEY);
+
+    // `resolve` without any passphrase source gets the value from the service.
+    let mut c = env.cmd(&["resolve"]);
+    c.env("CLAWKEEP_SOCKET", &svc.socket).env_remove("CLAWKEEP_PASSPHRASE_FILE");
+    let o = common::run_cmd(&mut c, &resolve_req(&["main/anthropic:default", "main/nope:x"]));
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stderr, "");
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["values"]["main/anthropic:default"], KEY);
+    assert_eq!(v["errors"]["main/nope:x"]["code"], "NOT_FOUND");
+
+    // TTL: after 2 s the identity is wiped without any request.
+    std::thread::sleep(Duration::from_millis(2600));
+    assert!(svc.log_text().contains("TTL reached"), "{}", svc.log_text());
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["errors"]["main/anthropic:default"]["code"], "LOCKED");
+    let mut c = env.cmd(&["resolve"]);
+    c.env("CLAWKEEP_SOCKET", &svc.socket).env_remove("CLAWKEEP_PASSPHRASE_FILE");
+    let o = common::run_cmd(&mut c, &resolve_req(&["main/anthropic:default"]));
+    assert!(o.stdout.contains("\"LOCKED\""), "{o:?}");
+
+    // Explicit lock.
+    assert_eq!(ck(&env, &svc, &["unlock"], "").code, 0);
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["ok"], true);
+    let o = ck(&env, &svc, &["lock"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("locked"), "{o:?}");
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["errors"]["main/anthropic:default"]["code"], "LOCKED");
+
+    // Wrong passphrase: exit 79, still locked.
+    let bad = env.dir.path().join("bad-pass");
+    common::write_private(&bad, "not the passphrase\n");
+    let mut c = env.cmd(&["unlock"]);
+    c.env("CLAWKEEP_SOCKET", &svc.socket).env("CLAWKEEP_PASSPHRASE_FILE", &bad);
+    let o = common::run_cmd(&mut c, "");
+    assert_eq!(o.code, 79, "{o:?}");
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["errors"]["main/anthropic:default"]["code"], "LOCKED");
+    assert!(!svc.log_text().contains(KEY));
+}
+
+#[test]
+fn idle_timeout_wipes_the_identity() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--unlock", "--idle-timeout", "1s"]);
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["ok"], true);
+    std::thread::sleep(Duration::from_millis(1600));
+    assert!(svc.log_text().contains("idle timeout"), "{}", svc.log_text());
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["errors"]["main/anthropic:default"]["code"], "LOCKED");
+}
+
+#[test]
+fn socket_permissions_hardening_and_single_instance() {
+    let mut env = file_env();
+    // Started with core dumps allowed, so the limit seen below is the service's own doing.
+    env.wrapper = vec!["prlimit".into(), "--core=unlimited".into(), "--".into()];
+    let mut svc = Service::start(&env, &["--unlock"]);
+    let dir = svc.socket.parent().unwrap();
+    assert_eq!(std::fs::metadata(dir).unwrap().mode() & 0o777, 0o700);
+    assert_eq!(std::fs::symlink_metadata(&svc.socket).unwrap().mode() & 0o777, 0o600);
+
+    // From outside: locked memory while unlocked, no core dumps.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", svc.pid())).unwrap();
+    let vmlck: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .map(|v| v.trim().trim_end_matches(" kB").trim().parse().unwrap())
+        .unwrap();
+    assert!(vmlck > 0, "identity should be mlocked: {status}");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", svc.pid())).unwrap();
+    let core = limits.lines().find(|l| l.starts_with("Max core file size")).unwrap();
+    assert_eq!(core.split_whitespace().nth(4), Some("0"), "{core}");
+
+    // A second service on the same socket refuses to start.
+    let mut c = env.cmd(&["serve"]);
+    c.env("CLAWKEEP_SOCKET", &svc.socket);
+    let o = common::run_cmd(&mut c, "");
+    assert_eq!(o.code, 81, "{o:?}");
+    assert!(o.stderr.contains("already listening"), "{o:?}");
+
+    // SIGTERM: socket removed. SIGKILL leaves a stale socket, which the next start removes.
+    assert!(svc.stop().success());
+    assert!(!svc.socket.exists());
+    let svc2 = Service::start(&env, &[]);
+    svc2.signal("KILL");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(svc2.socket.exists());
+    let svc3 = Service::start(&env, &[]);
+    assert!(svc3.log_text().contains("removing stale socket"), "{}", svc3.log_text());
+    assert_eq!(call(&svc3.socket, json!({"v":1,"op":"status"}))["ok"], true);
+}
+
+fn is_root() -> bool {
+    clawkeep::fs::euid() == 0
+}
+
+/// `setpriv` to uid/gid 65534 (nobody). This machine's `/` is 0700, so the process keeps CAP_DAC_OVERRIDE and
+/// CAP_DAC_READ_SEARCH (ambient) to reach its binary and libraries; that also lets it past the socket's 0600 mode,
+/// which is exactly the peer the SO_PEERCRED check must stop.
+fn as_nobody(program: &Path) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .args(["--inh-caps=+dac_override,+dac_read_search", "--ambient-caps=+dac_override,+dac_read_search"])
+        .arg(program);
+    c
+}
+
+#[test]
+fn a_foreign_uid_peer_gets_nothing_and_is_logged() {
+    if !is_root() || !common::have("setpriv") {
+        return common::skip("a_foreign_uid_peer_gets_nothing_and_is_logged", "needs root and setpriv");
+    }
+    let env = file_env();
+    let svc = Service::start(&env, &["--unlock"]);
+    let o = as_nobody(Path::new(env!("CARGO_BIN_EXE_clawkeep")))
+        .arg("resolve")
+        .env_clear()
+        .env("HOME", "/nonexistent")
+        .env("CLAWKEEP_SOCKET", &svc.socket)
+        .env("CLAWKEEP_DIR", "/nonexistent/ck")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            c.stdin.take().unwrap().write_all(resolve_req(&["main/anthropic:default"]).as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!stdout.contains(KEY) && !stderr.contains(KEY), "{stdout} {stderr}");
+    assert!(stderr.contains("closed the connection without answering"), "{stderr}");
+    let log = svc.log_text();
+    assert!(log.contains("rejected peer uid=65534"), "{log}");
+    // And the raw socket: no byte comes back.
+    let nobody = as_nobody(Path::new("/usr/bin/python3"))
+        .arg("-c")
+        .arg(
+            "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); \
+             s.sendall(b'{\"v\":1,\"op\":\"get\",\"ids\":[\"main/anthropic:default\"]}\\n'); \
+             s.settimeout(5)\ntry: print(len(s.recv(65536)))\nexcept ConnectionResetError: print(0)",
+        )
+        .arg(&svc.socket)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&nobody.stdout).trim(), "0", "{nobody:?}");
+}
+
+#[test]
+fn the_service_is_not_dumpable() {
+    if !is_root() || !common::have("setpriv") {
+        return common::skip("the_service_is_not_dumpable", "needs root and setpriv");
+    }
+    // Run the service as nobody: /proc/<pid>/* of a non-dumpable process belongs to root, not to its user.
+    let env = Env::new();
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let home = env.dir.path().join("nobody-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let pass = home.join("pass");
+    std::fs::write(&pass, "nobody passphrase\n").unwrap();
+    std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+    Command::new("chown").args(["-R", "65534:65534"]).arg(&home).status().unwrap();
+    let ck_nobody = |args: &[&str]| {
+        let mut c = as_nobody(Path::new(env!("CARGO_BIN_EXE_clawkeep")));
+        c.args(args)
+            .env_clear()
+            .env("HOME", &home)
+            .env("CLAWKEEP_PASSPHRASE_FILE", &pass)
+            .env("CLAWKEEP_SOCKET", home.join("run/agent.sock"));
+        c
+    };
+    // Control: the same launch of an ordinary program leaves it dumpable (its /proc files belong to nobody).
+    let mut control = as_nobody(Path::new("/bin/sleep")).arg("5").spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let control_owner = std::fs::metadata(format!("/proc/{}/status", control.id())).unwrap().uid();
+    let _ = control.kill();
+    let _ = control.wait();
+    assert_eq!(control_owner, 65534);
+    let o = ck_nobody(&["init", "--backend", "file"]).output().unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let mut child = ck_nobody(&["serve", "--unlock"]).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !home.join("run/agent.sock").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = child.id();
+    let status_owner = std::fs::metadata(format!("/proc/{pid}/status")).unwrap().uid();
+    let real_uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:").map(|v| v.split_whitespace().next().unwrap().to_string()))
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(real_uid, "65534");
+    assert_eq!(status_owner, 0, "a dumpable process's /proc files belong to its own uid");
+}
+
+#[test]
+fn bad_frames_get_errors_and_never_stall_the_service() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--unlock", "--client-timeout", "1s"]);
+    // Several frames on one connection: each gets an answer, the connection survives malformed ones.
+    let mut s = UnixStream::connect(&svc.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(
+        b"this is not json\n{\"v\":2,\"op\":\"status\"}\n{\"op\":\"status\"}\n{\"v\":1,\"op\":\"explode\"}\n\
+          {\"v\":1,\"op\":\"get\",\"ids\":[\"../etc\",\"main/anthropic:default\"]}\n{\"v\":1,\"op\":\"get\",\"ids\":\"sk-x\"}\n",
+    )
+    .unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut next = || {
+        let mut l = String::new();
+        r.read_line(&mut l).unwrap();
+        serde_json::from_str::<Value>(&l).unwrap()
+    };
+    assert_eq!(next()["error"]["code"], "BAD_REQUEST");
+    assert_eq!(next()["error"]["code"], "UNSUPPORTED_VERSION");
+    assert_eq!(next()["error"]["code"], "UNSUPPORTED_VERSION");
+    assert_eq!(next()["error"]["code"], "UNKNOWN_OP");
+    let g = next();
+    assert_eq!(g["errors"]["../etc"]["code"], "INVALID_ID");
+    assert_eq!(g["values"]["main/anthropic:default"], KEY);
+    let bad = next();
+    assert_eq!(bad["error"]["code"], "BAD_REQUEST");
+    assert!(!bad.to_string().contains("sk-x"), "a value sent in the wrong field must not be echoed: {bad}");
+
+    // Oversized: TOO_LARGE, then the connection is closed.
+    let mut big = UnixStream::connect(&svc.socket).unwrap();
+    big.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = big.write_all(&vec![b'a'; 70 * 1024]);
+    let mut resp = String::new();
+    let _ = big.read_to_string(&mut resp);
+    assert!(resp.contains("TOO_LARGE"), "{resp}");
+
+    // Too many ids.
+    let ids: Vec<String> = (0..300).map(|i| format!("main/p:{i}")).collect();
+    assert_eq!(call(&svc.socket, json!({"v":1,"op":"get","ids":ids}))["error"]["code"], "BAD_REQUEST");
+    // Still serving.
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["ok"], true);
+}
+
+#[test]
+fn a_silent_client_times_out_without_blocking_others_and_many_clients_are_served() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--unlock", "--client-timeout", "1s"]);
+    let mut silent = UnixStream::connect(&svc.socket).unwrap();
+    silent.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let t = Instant::now();
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["ok"], true);
+    assert!(t.elapsed() < Duration::from_millis(900), "a silent client must not block others");
+    let mut buf = [0u8; 16];
+    let n = silent.read(&mut buf).unwrap();
+    assert_eq!(n, 0, "the silent client is disconnected");
+    assert!(t.elapsed() >= Duration::from_millis(900));
+
+    let socket = svc.socket.clone();
+    let threads: Vec<_> = (0..40)
+        .map(|_| {
+            let s = socket.clone();
+            std::thread::spawn(move || get(&s, "main/anthropic:default")["values"]["main/anthropic:default"] == KEY)
+        })
+        .collect();
+    assert!(threads.into_iter().all(|t| t.join().unwrap()));
+    let st = call(&svc.socket, json!({"v":1,"op":"status"}));
+    assert!(st["status"]["handedOut"].as_u64().unwrap() >= 41, "{st}");
+}
+
+#[test]
+fn a_service_killed_mid_request_gives_a_clear_error_and_leaves_files_intact() {
+    let env = file_env();
+    let svc = Service::start(&env, &[]);
+    let before = env.snapshot();
+    // Freeze the service, let the client connect and send, then kill the service under it.
+    svc.signal("STOP");
+    let mut c = env.cmd(&["unlock"]);
+    c.env("CLAWKEEP_SOCKET", &svc.socket).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+    let client = c.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    svc.signal("KILL");
+    let o = client.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(81), "{stderr}");
+    assert!(stderr.contains("closed the connection without answering"), "{stderr}");
+    assert_eq!(before, env.snapshot());
+    // resolve falls back to the store (passphrase file given) when the service is gone.
+    let mut c = env.cmd(&["resolve"]);
+    c.env("CLAWKEEP_SOCKET", &svc.socket);
+    let o = common::run_cmd(&mut c, &resolve_req(&["main/anthropic:default"]));
+    assert!(o.stdout.contains(KEY), "{o:?}");
+}
+
+#[test]
+fn select_report_store_and_session_pins() {
+    let env = file_env();
+    let add = |args: &[&str], secret: &str| {
+        let o = env.run(args, secret);
+        assert_eq!(o.code, 0, "{o:?}");
+    };
+    add(
+        &["models", "auth", "add", "--provider", "anthropic", "--profile-id", "anthropic:b"],
+        "sk-ant-api03-SECOND-key",
+    );
+    add(&["models", "auth", "paste-token", "--provider", "anthropic", "--expires-in", "30d"], &setup_token("TOK"));
+    add(&["models", "auth", "add", "--provider", "openai"], "sk-proj-OPENAI-key");
+    let svc = Service::start(&env, &["--unlock"]);
+    let select = |extra: Value| {
+        let mut req = json!({"v":1,"op":"select","provider":"anthropic"});
+        for (k, v) in extra.as_object().unwrap() {
+            req[k] = v.clone();
+        }
+        call(&svc.socket, req)
+    };
+    let state_path = env.agent_dir("main").join("auth-state.json");
+    // Round robin: token before api keys; then api keys by lastUsed, oldest first.
+    let s = select(json!({}));
+    assert_eq!(s["profile"], "anthropic:manual", "{s}");
+    assert_eq!(s["type"], "token");
+    assert_eq!(s["secret"], setup_token("TOK"));
+    let last_used = json(&state_path)["usageStats"]["anthropic:manual"]["lastUsed"].as_i64().unwrap();
+    assert!(last_used > 0);
+
+    // Failures: 30 s, then 60 s, then 5 min cap; billing 5 h, then 10 h.
+    let report = |p: &str, reason: &str| call(&svc.socket, json!({"v":1,"op":"report","profile":p,"reason":reason}));
+    let now = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let close = |until: &Value, want_ms: i64| (until.as_i64().unwrap() - now() - want_ms).abs() < 5_000;
+    let r = report("anthropic:manual", "rate_limit");
+    assert!(close(&r["usage"]["cooldownUntil"], 30_000), "{r}");
+    let r = report("anthropic:manual", "overloaded");
+    assert!(close(&r["usage"]["cooldownUntil"], 60_000), "{r}");
+    let r = report("anthropic:manual", "timeout");
+    assert!(close(&r["usage"]["cooldownUntil"], 300_000), "{r}");
+    let r = report("anthropic:manual", "timeout");
+    assert!(close(&r["usage"]["cooldownUntil"], 300_000), "{r}");
+    assert_eq!(r["usage"]["errorCount"], 4);
+    let r = report("anthropic:b", "billing");
+    assert!(close(&r["usage"]["disabledUntil"], 5 * 3_600_000), "{r}");
+    let r = report("anthropic:b", "billing");
+    assert!(close(&r["usage"]["disabledUntil"], 10 * 3_600_000), "{r}");
+    let st = json(&state_path);
+    assert_eq!(st["usageStats"]["anthropic:manual"]["cooldownReason"], "timeout");
+    assert_eq!(st["usageStats"]["anthropic:b"]["disabledReason"], "billing");
+    assert_eq!(report("anthropic:b", "cosmic_rays")["error"]["code"], "INVALID");
+    assert_eq!(report("anthropic:ghost", "auth")["error"]["code"], "NOT_FOUND");
+
+    // Cooling-down and disabled profiles go last: the only usable one is anthropic:default.
+    let s = select(json!({}));
+    assert_eq!(s["profile"], "anthropic:default", "{s}");
+    let order: Vec<&str> = s["candidates"].as_array().unwrap().iter().map(|c| c["profile"].as_str().unwrap()).collect();
+    assert_eq!(order, ["anthropic:default", "anthropic:manual", "anthropic:b"], "soonest recovery first");
+
+    // A session pin goes first while usable (ahead of the token round robin would pick); a disabled pin does not.
+    let o = ck(&env, &svc, &["model-command", "--session", "chat-1", "/model opus@anthropic:b"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    let s = select(json!({"session":"chat-1"}));
+    assert_eq!(s["profile"], "anthropic:default", "{s}");
+    assert_eq!(s["candidates"][2]["pinned"], true, "the pin is kept while disabled: {s}");
+    std::fs::write(&state_path, "{\"version\":1}\n").unwrap();
+    let s = select(json!({"session":"chat-1"}));
+    assert_eq!(s["profile"], "anthropic:b", "{s}");
+    assert_eq!(s["candidates"][0]["pinned"], true);
+    assert_eq!(select(json!({"session":"chat-2"}))["profile"], "anthropic:manual", "other sessions are not pinned");
+    // An explicit order override is kept.
+    let o =
+        env.run(&["models", "auth", "order", "set", "--provider", "anthropic", "anthropic:b", "anthropic:default"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    let s = select(json!({}));
+    assert_eq!(s["profile"], "anthropic:b");
+    assert_eq!(s["candidates"].as_array().unwrap().len(), 2);
+    assert_eq!(select(json!({"provider":"mistral"}))["error"]["code"], "NO_PROFILE");
+
+    // store: a rotated secret replaces the old one; format checks apply.
+    let r = call(&svc.socket, json!({"v":1,"op":"store","profile":"anthropic:b","secret":"sk-ant-api03-ROTATED-key"}));
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(get(&svc.socket, "main/anthropic:b")["values"]["main/anthropic:b"], "sk-ant-api03-ROTATED-key");
+    let r =
+        call(&svc.socket, json!({"v":1,"op":"store","profile":"anthropic:manual","secret":"sk-ant-api03-not-a-token"}));
+    assert_eq!(r["error"]["code"], "INVALID", "{r}");
+    assert_eq!(
+        call(&svc.socket, json!({"v":1,"op":"store","profile":"nope:x","secret":"abc"}))["error"]["code"],
+        "NOT_FOUND"
+    );
+
+    let log = svc.log_text();
+    assert!(log.contains("handed out main/anthropic:manual"), "{log}");
+    for secret in [KEY, "sk-ant-api03-SECOND-key", "sk-ant-api03-ROTATED-key", &setup_token("TOK")] {
+        assert!(!log.contains(secret), "secret in the service log");
+        for (path, bytes) in env.all_files() {
+            assert!(!String::from_utf8_lossy(&bytes).contains(secret), "secret in {}", path.display());
+        }
+    }
+}
+
+#[test]
+fn real_secret_service_needs_no_unlock() {
+    if !common::have("gnome-keyring-daemon") || !common::have("dbus-daemon") {
+        return common::skip("real_secret_service_needs_no_unlock", "gnome-keyring or dbus missing");
+    }
+    let bus = common::Bus::start(true);
+    let mut env = Env::new();
+    env.extra_env = bus.env();
+    let o = env.run(&["init", "--backend", "keychain"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(env.run(&["models", "auth", "add", "--provider", "anthropic"], KEY).code, 0);
+    let svc = Service::start(&env, &[]);
+    let r = get(&svc.socket, "main/anthropic:default");
+    assert_eq!(r["values"]["main/anthropic:default"], KEY, "{r}");
+    let st = call(&svc.socket, json!({"v":1,"op":"status"}));
+    assert_eq!(st["status"]["unlocked"], true);
+    assert_eq!(st["status"]["backend"], "keychain");
+    // A locked keyring answers LOCKED, never hangs.
+    bus.lock_keyring();
+    let t = Instant::now();
+    let r = get(&svc.socket, "main/anthropic:default");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert_eq!(r["errors"]["main/anthropic:default"]["code"], "LOCKED", "{r}");
+}
