@@ -19,7 +19,10 @@ BIN="$(realpath "$BIN")"
 STANDIN="$PWD/tests/openclaw/anthropic_standin.py"
 
 T="$(mktemp -d)"
-stop() { if [ -s "$T/$1.pid" ]; then kill "$(cat "$T/$1.pid")" 2>/dev/null || true; rm -f "$T/$1.pid"; fi; }
+stop() {  # stop <name>: kill the process in $T/<name>.pid (and wait for it when it is our child)
+  local pid; pid="$(cat "$T/$1.pid" 2>/dev/null || true)"; rm -f "$T/$1.pid"
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+}
 cleanup() { for p in "$T"/*.pid; do [ -e "$p" ] && stop "$(basename "$p" .pid)"; done; rm -rf "$T"; }
 trap cleanup EXIT
 unset OPENCLAW_STATE_DIR OPENCLAW_AGENT_DIR CLAWKEEP_DIR CLAWKEEP_SOCKET CLAWKEEP_PASSPHRASE_FILE \
@@ -136,8 +139,8 @@ if command -v dbus-daemon >/dev/null && command -v gnome-keyring-daemon >/dev/nu
   base_config
   wire +HOME +DBUS_SESSION_BUS_ADDRESS
   check "keychain: passEnv has HOME and DBUS_SESSION_BUS_ADDRESS ($(passenv))" "has_env HOME && has_env DBUS_SESSION_BUS_ADDRESS"
-  import_profiles
   OC_ENV=(-u CLAWKEEP_PASSPHRASE_FILE)
+  import_profiles
   turn imported-profile profile
   direct_ref
   turn apiKey-ref direct
@@ -183,7 +186,7 @@ direct_ref
 turn apiKey-ref direct
 no_leaks
 if [ -s "$T/serve.pid" ]; then
-  stop serve; sleep 0.2
+  stop serve
   check "service: with the service stopped, clawkeep resolve no longer answers" "[[ \"\$(resolve_with HOME='$HOME' CLAWKEEP_SOCKET='$CLAWKEEP_SOCKET')\" == error:* ]]"
   check "service: the key is not in the service's output" "! grep -qF -- '${KEY##*-}' '$T/service/serve.out'"
 fi

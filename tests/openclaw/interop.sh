@@ -42,25 +42,33 @@ check "clawkeep status works after the import" "env -u CLAWKEEP_PASSPHRASE_FILE 
 check "clawkeep get still returns the key" "[ \"\$('$BIN' get anthropic:default)\" = '$KEY' ]"
 "$BIN" models auth add --provider openai <<<"sk-proj-INTEROP-2" >/dev/null 2>"$T/add.err"
 check "clawkeep says the new profile must be imported" "grep -q 'openclaw doctor --fix' '$T/add.err'"
+"$BIN" doctor --json >"$T/ckdoctor0.json" 2>/dev/null || true
+check "clawkeep doctor reports the profile OpenClaw has not imported yet" "grep -q NOT_IMPORTED '$T/ckdoctor0.json' && grep -q 'openai:default' '$T/ckdoctor0.json'"
 "$OPENCLAW" doctor --fix --non-interactive --yes >/dev/null 2>&1 || true
 "$OPENCLAW" models status --json >"$T/status2.json" 2>/dev/null || true
 check "the second profile is imported too" "grep -q 'openai:default=ref(exec:main/openai:default)' '$T/status2.json'"
+"$BIN" doctor --json >"$T/ckdoctor1.json" 2>/dev/null || true
+check "after the import clawkeep doctor no longer reports it" "! grep -q NOT_IMPORTED '$T/ckdoctor1.json'"
 check "no clawkeep secret in any OpenClaw file" "! grep -rq INTEROP --exclude-dir=clawkeep '$HOME/.openclaw'"
 
-# The exec provider: OpenClaw runs `clawkeep resolve` and resolves the imported refs (file store, passphrase file).
-python3 - "$HOME/.openclaw/openclaw.json" "$BIN" <<'PY'
+# The exec provider: `clawkeep openclaw wire` registers it; OpenClaw runs `clawkeep resolve` and resolves the
+# imported refs and a ref placed in a provider's apiKey in openclaw.json (file store, passphrase file passed on).
+# The config ref sits on a provider without auth profiles; on `anthropic` the profiles would shadow it.
+"$BIN" openclaw wire --pass-env CLAWKEEP_PASSPHRASE_FILE >"$T/wire.out" 2>&1
+check "clawkeep openclaw wire registered the provider" "grep -q '\"command\": \"$BIN\"' '$HOME/.openclaw/openclaw.json' && [ -e '$HOME/.openclaw/openclaw.json.clawkeep.bak' ]"
+python3 - "$HOME/.openclaw/openclaw.json" <<'PY'
 import json, sys
-p, b = sys.argv[1], sys.argv[2]
+p = sys.argv[1]
 c = json.load(open(p))
-c.setdefault("secrets", {}).setdefault("providers", {})["clawkeep"] = {
-    "source": "exec", "command": b, "args": ["resolve"], "jsonOnly": True,
-    "passEnv": ["HOME", "CLAWKEEP_PASSPHRASE_FILE"]}
+prov = c.setdefault("models", {}).setdefault("providers", {}).setdefault("claude-proxy", {})
+prov.update({"baseUrl": "https://proxy.example", "api": "anthropic-messages", "models": []})
+prov["apiKey"] = {"source": "exec", "provider": "clawkeep", "id": "main/anthropic:default"}
 json.dump(c, open(p, "w"), indent=2)
 PY
 audit() { "$OPENCLAW" secrets audit --allow-exec --json >"$T/audit.json" 2>"$T/audit.err" || true; }
 field() { python3 -c "import json,sys; d=json.load(open('$T/audit.json')); print(d$1)"; }
 audit
-check "openclaw secrets audit resolved every clawkeep ref" "[ \"\$(field \"['resolution']['refsChecked']\")\" -ge 2 ] && [ \"\$(field \"['summary']['unresolvedRefCount']\")\" = 0 ] && [ \"\$(field \"['summary']['plaintextCount']\")\" = 0 ]"
+check "openclaw secrets audit resolved every clawkeep ref" "[ \"\$(field \"['resolution']['refsChecked']\")\" -ge 3 ] && [ \"\$(field \"['summary']['unresolvedRefCount']\")\" = 0 ] && [ \"\$(field \"['summary']['plaintextCount']\")\" = 0 ]"
 check "no secret in the audit output" "! grep -q INTEROP '$T/audit.json' '$T/audit.err'"
 "$BIN" doctor --fix >"$T/ckdoctor.out" 2>&1 || true
 check "clawkeep doctor --fix removed the references-only archives" "! ls '$HOME'/.openclaw/agents/main/agent/auth-profiles.json.migrated-* >/dev/null 2>&1"
