@@ -150,6 +150,12 @@ fn unlock_get_lock_and_ttl_through_the_cli() {
     assert_eq!(v["values"]["main/anthropic:default"], KEY);
     assert_eq!(v["errors"]["main/nope:x"]["code"], "NOT_FOUND");
 
+    // `exec` takes the secret from the service too (no passphrase source at all).
+    let mut c = env.cmd(&["exec", "--provider", "anthropic", "--", "sh", "-c", "printf %s \"$ANTHROPIC_API_KEY\""]);
+    c.env("CLAWKEEP_SOCKET", &svc.socket).env_remove("CLAWKEEP_PASSPHRASE_FILE");
+    let o = common::run_cmd(&mut c, "");
+    assert_eq!((o.code, o.stdout.as_str()), (0, KEY), "{o:?}");
+
     // TTL: after 2 s the identity is wiped without any request.
     std::thread::sleep(Duration::from_millis(2600));
     assert!(svc.log_text().contains("TTL reached"), "{}", svc.log_text());
@@ -323,6 +329,14 @@ fn the_service_is_not_dumpable() {
     while !home.join("run/agent.sock").exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
+    // The service runs as nobody: root is a foreign peer unless --allow-root.
+    let root_status = |socket: &Path| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_clawkeep"));
+        c.args(["status", "--json"]).env_clear().env("HOME", &home).env("CLAWKEEP_SOCKET", socket);
+        common::run_cmd(&mut c, "")
+    };
+    let o = root_status(&home.join("run/agent.sock"));
+    assert_eq!(o.code, 81, "root is refused by a nobody service: {o:?}");
     let pid = child.id();
     let status_owner = std::fs::metadata(format!("/proc/{pid}/status")).unwrap().uid();
     let real_uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -334,6 +348,16 @@ fn the_service_is_not_dumpable() {
     let _ = child.wait();
     assert_eq!(real_uid, "65534");
     assert_eq!(status_owner, 0, "a dumpable process's /proc files belong to its own uid");
+    let mut child = ck_nobody(&["serve", "--allow-root"]).stderr(Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut o = root_status(&home.join("run/agent.sock"));
+    while o.code != 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        o = root_status(&home.join("run/agent.sock"));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(o.code, 0, "--allow-root serves root: {o:?}");
 }
 
 #[test]

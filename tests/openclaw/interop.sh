@@ -44,7 +44,9 @@ check "clawkeep get still returns the key" "[ \"\$('$BIN' get anthropic:default)
 check "clawkeep says the new profile must be imported" "grep -q 'openclaw doctor --fix' '$T/add.err'"
 "$BIN" doctor --json >"$T/ckdoctor0.json" 2>/dev/null || true
 check "clawkeep doctor reports the profile OpenClaw has not imported yet" "grep -q NOT_IMPORTED '$T/ckdoctor0.json' && grep -q 'openai:default' '$T/ckdoctor0.json'"
-"$OPENCLAW" doctor --fix --non-interactive --yes >/dev/null 2>&1 || true
+# `clawkeep openclaw wire --import` runs `openclaw doctor --fix` when openclaw is on PATH.
+PATH="$(dirname "$OPENCLAW"):$PATH" "$BIN" openclaw wire --import --pass-env CLAWKEEP_PASSPHRASE_FILE >"$T/import.out" 2>&1 || true
+check "clawkeep openclaw wire --import ran openclaw doctor --fix" "grep -q 'imported the profiles' '$T/import.out'"
 "$OPENCLAW" models status --json >"$T/status2.json" 2>/dev/null || true
 check "the second profile is imported too" "grep -q 'openai:default=ref(exec:main/openai:default)' '$T/status2.json'"
 "$BIN" doctor --json >"$T/ckdoctor1.json" 2>/dev/null || true
