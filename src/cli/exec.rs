@@ -8,6 +8,7 @@ use clawkeep::paths::Paths;
 use clawkeep::profiles::dotenv::env_for_provider;
 use clawkeep::protocol::wire::Request;
 use clawkeep::secret::{ExposeSecret, SecretId, SecretString};
+use clawkeep::vault::Vault;
 use clawkeep::{Error, Result};
 
 #[derive(clap::Args)]
@@ -48,37 +49,29 @@ pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimi
         return Err(Error::InvalidInput("give at least one --profile or --provider".into()));
     }
     let agent = a.agent.id()?;
-    let mut env: Vec<(String, SecretString)> = Vec::new();
+    // Opening the vault reads metadata only; the passphrase is asked for only if a secret is decrypted here.
+    let vault = if Vault::exists(paths) { Some(super::open_vault(paths)?) } else { None };
+    let need_vault = || vault.as_ref().ok_or_else(|| Error::NotInitialized(paths.clawkeep_dir.clone()));
+    let rows = list(vault.as_ref(), paths, &agent, None)?;
     let mut client = super::service::connect(paths)?;
-    let mut vault = None;
+    let mut env: Vec<(String, SecretString)> = Vec::new();
     for spec in &a.profiles {
         let (profile, name) = match spec.split_once('=') {
-            Some((p, n)) => (p.to_string(), Some(n.to_string())),
-            None => (spec.clone(), None),
+            Some((p, n)) => (p, Some(n.to_string())),
+            None => (spec.as_str(), None),
         };
+        let row = rows
+            .iter()
+            .find(|r| r.profile_id == profile)
+            .ok_or_else(|| Error::UnknownProfile { agent: agent.clone(), profile: profile.into() })?;
         let name = match name {
             Some(n) => n,
-            None => {
-                let rows = list(None, paths, &agent, None)?;
-                let row = rows.iter().find(|r| r.profile_id == profile);
-                let (prov, t) = match row {
-                    Some(r) => (r.provider.clone(), r.cred_type.clone()),
-                    None => {
-                        let v = vault.get_or_insert_with_result(|| super::open_vault(paths))?;
-                        let r = list(Some(v), paths, &agent, None)?
-                            .into_iter()
-                            .find(|r| r.profile_id == profile)
-                            .ok_or_else(|| Error::UnknownProfile { agent: agent.clone(), profile: profile.clone() })?;
-                        (r.provider, r.cred_type)
-                    }
-                };
-                env_name_for(&prov, &t, &profile)?
-            }
+            None => env_name_for(&row.provider, &row.cred_type, profile)?,
         };
         check_env_name(&name)?;
-        let id = SecretId::for_profile(&agent, &profile)?;
         let secret = match client.as_mut() {
             Some(c) => {
+                let id = SecretId::for_profile(&agent, profile)?;
                 let mut req = Request::new("get");
                 req.ids = vec![id.to_string()];
                 let mut resp = c.call(&req)?;
@@ -88,15 +81,12 @@ pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimi
                         let code = resp.errors.and_then(|mut e| e.remove(id.as_str())).map(|e| e.code);
                         return Err(match code.as_deref() {
                             Some("LOCKED") => Error::VaultLocked,
-                            _ => Error::UnknownProfile { agent: agent.clone(), profile },
+                            _ => Error::UnknownProfile { agent: agent.clone(), profile: profile.into() },
                         });
                     }
                 }
             }
-            None => {
-                let v = vault.get_or_insert_with_result(|| super::open_vault(paths))?;
-                clawkeep::ops::profile::secret_of(v, paths, &agent, &profile)?
-            }
+            None => clawkeep::ops::profile::secret_of(need_vault()?, paths, &agent, profile)?,
         };
         env.push((name, secret));
     }
@@ -116,15 +106,11 @@ pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimi
                 let s = resp.secret.ok_or_else(|| Error::Service("the vault service sent no secret".into()))?;
                 SecretString::from(s.as_str().to_owned())
             }
-            None => {
-                let v = vault.get_or_insert_with_result(|| super::open_vault(paths))?;
-                clawkeep::ops::select::select(v, paths, &agent, provider, None)?.secret
-            }
+            None => clawkeep::ops::select::select(need_vault()?, paths, &agent, provider, None)?.secret,
         };
         env.push((name.to_string(), secret));
     }
     drop(client);
-    drop(vault);
     let mut cmd = std::process::Command::new(&a.command[0]);
     cmd.args(&a.command[1..]);
     for (k, v) in &env {
@@ -136,17 +122,4 @@ pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimi
     }
     let err = cmd.exec();
     Err(Error::External(format!("could not run `{}`: {err}", a.command[0])))
-}
-
-trait GetOrInsertResult<T> {
-    fn get_or_insert_with_result(&mut self, f: impl FnOnce() -> Result<T>) -> Result<&mut T>;
-}
-
-impl<T> GetOrInsertResult<T> for Option<T> {
-    fn get_or_insert_with_result(&mut self, f: impl FnOnce() -> Result<T>) -> Result<&mut T> {
-        if self.is_none() {
-            *self = Some(f()?);
-        }
-        Ok(self.as_mut().expect("just set"))
-    }
 }

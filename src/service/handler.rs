@@ -98,15 +98,14 @@ fn get(state: &State, req: Request, peer: &Peer) -> Result<Response> {
             }
         }
     }
-    let shown =
-        |m: &mut dyn Iterator<Item = &String>| m.map(|s| s.escape_debug().to_string()).collect::<Vec<_>>().join(",");
     if !values.is_empty() {
-        log(format_args!("handed out [{}] to {peer}", shown(&mut values.keys())));
+        let ids: Vec<String> = values.keys().map(|k| k.escape_debug().to_string()).collect();
+        log(format_args!("handed out [{}] to {peer}", ids.join(",")));
         state.count_handed_out(values.len() as u64);
     }
     if !errors.is_empty() {
-        let list: Vec<String> = errors.iter().map(|(k, e)| format!("{}={}", k.escape_debug(), e.code)).collect();
-        log(format_args!("refused [{}] to {peer}", list.join(",")));
+        let ids: Vec<String> = errors.iter().map(|(k, e)| format!("{}={}", k.escape_debug(), e.code)).collect();
+        log(format_args!("refused [{}] to {peer}", ids.join(",")));
     }
     Ok(Response { values: Some(values), errors: Some(errors), ..Response::ok() })
 }
