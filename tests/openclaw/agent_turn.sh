@@ -11,10 +11,6 @@
 # Usage: tests/openclaw/agent_turn.sh [path/to/clawkeep]   (builds target/debug/clawkeep when not given)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BIN="${1:-}"
-if [ -z "$BIN" ]; then cargo build --locked -q; BIN="$PWD/target/debug/clawkeep"; fi
-BIN="$(realpath "$BIN")"
-
 . tests/openclaw/lib.sh
 STANDIN="$PWD/tests/openclaw/anthropic_standin.py"
 

@@ -5,10 +5,6 @@
 # Usage: tests/openclaw/interop.sh [path/to/clawkeep]   (builds target/debug/clawkeep when not given)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-BIN="${1:-}"
-if [ -z "$BIN" ]; then cargo build --locked -q; BIN="$PWD/target/debug/clawkeep"; fi
-BIN="$(realpath "$BIN")"
-
 . tests/openclaw/lib.sh
 
 T="$(mktemp -d)"

@@ -1,6 +1,11 @@
-# Sourced by the tests in tests/openclaw/: installs (once, into a cache) Node 24 and the real OpenClaw 2026.9.6
+# Sourced by the tests in tests/openclaw/ (from the repo root, with the script's arguments): sets BIN to the clawkeep
+# binary given as $1 (or builds target/debug/clawkeep), and installs (once, into a cache) Node 24 and the real OpenClaw 2026.9.6
 # from the npm registry, puts that Node first on PATH and sets OPENCLAW to the openclaw CLI.
 # Cache: $CLAWKEEP_OPENCLAW_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/clawkeep-ci/openclaw-2026.9.6.
+BIN="${1:-}"
+if [ -z "$BIN" ]; then cargo build --locked -q; BIN="$PWD/target/debug/clawkeep"; fi
+BIN="$(realpath "$BIN")"
+
 CACHE="${CLAWKEEP_OPENCLAW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/clawkeep-ci/openclaw-2026.9.6}"
 mkdir -p "$CACHE"
 if [ ! -x "$CACHE/node/package/bin/node" ]; then
