@@ -17,12 +17,12 @@ static WARN_MLOCK: Once = Once::new();
 static LOCKED_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 /// Make the process non-dumpable (no ptrace by other processes of the same user, /proc/<pid>/mem and environ
-/// unreadable, no core dumps) and set `RLIMIT_CORE` to 0. Returns the core limit that was in force, so `exec` can
-/// restore it for the program it starts.
+/// unreadable, no core dumps) and set the soft `RLIMIT_CORE` to 0. The hard limit is left alone so `exec` can give
+/// the program it starts the limit the user had; the returned value is that limit.
 pub fn harden_process() -> Option<rustix::process::Rlimit> {
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     let old = rustix::process::getrlimit(rustix::process::Resource::Core);
-    let zero = rustix::process::Rlimit { current: Some(0), maximum: Some(0) };
+    let zero = rustix::process::Rlimit { current: Some(0), maximum: old.maximum };
     let _ = rustix::process::setrlimit(rustix::process::Resource::Core, zero);
     Some(old)
 }

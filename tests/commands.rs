@@ -50,6 +50,16 @@ fn exec_puts_secrets_in_the_child_environment_and_replaces_itself() {
     assert_eq!(o.code, 66, "{o:?}");
     let o = env.run(&["models", "auth", "paste-token", "--provider", "anthropic"], &setup_token("EXEC"));
     assert_eq!(o.code, 0, "{o:?}");
+    // --provider fills an API-key variable: it picks among api_key profiles even though a token ranks first.
+    let o = env.run(&["exec", "--provider", "anthropic", "--", "sh", "-c", "printf %s \"$ANTHROPIC_API_KEY\""], "");
+    assert_eq!((o.code, o.stdout.as_str()), (0, KEY), "{o:?}");
+    // The child gets the user's core-dump limit back (clawkeep itself runs with 0).
+    let c = env.cmd(&["exec", "--profile", "anthropic:default", "--", "sh", "-c", "ulimit -c"]);
+    let mut wrapped = std::process::Command::new("prlimit");
+    wrapped.args(["--core=unlimited", "--", env!("CARGO_BIN_EXE_clawkeep")]);
+    wrapped.args(c.get_args()).env_clear().envs(c.get_envs().filter_map(|(k, v)| Some((k, v?))));
+    let o = common::run_cmd(&mut wrapped, "");
+    assert_eq!((o.code, o.stdout.trim()), (0, "unlimited"), "{o:?}");
     let o = env.run(&["exec", "--profile", "anthropic:manual", "--", "true"], "");
     assert_eq!(o.code, 65, "{o:?}");
     assert!(o.stderr.contains("anthropic:manual=VAR_NAME"), "{o:?}");
@@ -69,6 +79,7 @@ fn model_command_pins_lists_and_explains() {
     let env = with_key();
     let o = env.run(&["models", "auth", "add", "--provider", "anthropic", "--profile-id", "anthropic:work"], KEY);
     assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(env.run(&["models", "auth", "add", "--provider", "openai"], "sk-proj-MC-1").code, 0);
     write_private(
         &env.state.join("openclaw.json"),
         "// JSON5 config\n{ models: { providers: { anthropic: { baseUrl: 'http://127.0.0.1:9/x' } } } }\n",
@@ -89,6 +100,8 @@ fn model_command_pins_lists_and_explains() {
     assert!(o.stdout.contains("pinned"), "{}", o.stdout);
     assert!(o.stdout.contains("endpoint http://127.0.0.1:9/x"), "{}", o.stdout);
     assert!(o.stdout.contains("store: clawkeep:file"), "{}", o.stdout);
+    let (a, b) = (o.stdout.find("anthropic: order").unwrap(), o.stdout.find("openai: order").unwrap());
+    assert!(a < b, "the pinned provider first, the others still shown: {}", o.stdout);
     let o = mc("/model list");
     assert!(o.stdout.contains("anthropic:default") && o.stdout.contains("[pinned]"), "{}", o.stdout);
     // Cooldowns show up in /model status.
@@ -212,12 +225,14 @@ fn paste_token_and_add_record_profile_metadata_in_openclaw_json() {
     assert_eq!(o.code, 0, "{o:?}");
     assert!(json(&cfg)["auth"]["profiles"].get("anthropic:manual").is_none());
 
-    // A broken openclaw.json: refused before anything is written.
+    // A broken openclaw.json: add and remove are refused before anything is written or removed.
     write_private(&cfg, "{ auth: ");
     let before = env.snapshot();
     let o = env.run(&["models", "auth", "add", "--provider", "openrouter"], "sk-or-v1-META-2");
     assert_eq!(o.code, 65, "{o:?}");
     assert!(o.stderr.contains("openclaw.json"), "{o:?}");
+    let o = env.run(&["models", "auth", "remove", "anthropic:default"], "");
+    assert_eq!(o.code, 65, "{o:?}");
     assert_eq!(before, env.snapshot());
 }
 
@@ -309,4 +324,23 @@ fn the_auth_monitor_unit_notifies_once_per_problem_per_hour() {
     let o = env2.run(&["monitor", "--notify", "echo should-not-run"], "");
     assert_eq!(o.code, 0, "{o:?}");
     assert!(!o.stdout.contains("should-not-run"));
+}
+
+#[test]
+fn a_wrong_passphrase_is_tried_once_per_resolve() {
+    let env = with_key();
+    let bad = env.dir.path().join("bad-pass");
+    write_private(&bad, "wrong passphrase here\n");
+    let ids: Vec<String> = (0..30).map(|_| "main/anthropic:default".to_string()).collect();
+    let mut ids = ids;
+    ids.extend((0..29).map(|i| format!("main/anthropic:p{i}")));
+    let req = serde_json::json!({"protocolVersion":1,"provider":"clawkeep","ids":ids}).to_string();
+    let mut c = env.cmd(&["resolve"]);
+    c.env("CLAWKEEP_PASSPHRASE_FILE", &bad);
+    let t = std::time::Instant::now();
+    let o = common::run_cmd(&mut c, &req);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("\"LOCKED\""), "{o:?}");
+    // One argon2id run (~0.1 s), not one per id; OpenClaw kills the provider after 5 s.
+    assert!(t.elapsed() < std::time::Duration::from_millis(1500), "{:?}", t.elapsed());
 }

@@ -185,6 +185,18 @@ fn unlock_get_lock_and_ttl_through_the_cli() {
 }
 
 #[test]
+fn an_unlock_ttl_is_capped_by_the_service_ttl() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--ttl", "3s"]);
+    let o = ck(&env, &svc, &["unlock", "--ttl", "1h"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    let st = call(&svc.socket, json!({"v":1,"op":"status"}));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let until = st["status"]["unlockedUntil"].as_i64().unwrap();
+    assert!(until - now <= 3_000 && until - now > 1_000, "{st}");
+}
+
+#[test]
 fn idle_timeout_wipes_the_identity() {
     let env = file_env();
     let svc = Service::start(&env, &["--unlock", "--idle-timeout", "1s"]);
@@ -397,6 +409,10 @@ fn bad_frames_get_errors_and_never_stall_the_service() {
     let _ = big.read_to_string(&mut resp);
     assert!(resp.contains("TOO_LARGE"), "{resp}");
 
+    // A secret pasted into `ids` by mistake is answered but never named in the log.
+    let r = get(&svc.socket, "sk-ant-api03-PASTEDBYMISTAKE0123456789");
+    assert_eq!(r["ok"], true);
+    assert!(!svc.log_text().contains("PASTEDBYMISTAKE"), "{}", svc.log_text());
     // Too many ids.
     let ids: Vec<String> = (0..300).map(|i| format!("main/p:{i}")).collect();
     assert_eq!(call(&svc.socket, json!({"v":1,"op":"get","ids":ids}))["error"]["code"], "BAD_REQUEST");

@@ -4,9 +4,10 @@
 use std::os::unix::process::CommandExt;
 
 use clawkeep::ops::profile::list;
+use clawkeep::ops::select::Want;
 use clawkeep::paths::Paths;
 use clawkeep::profiles::dotenv::env_for_provider;
-use clawkeep::protocol::wire::Request;
+use clawkeep::protocol::wire::{Request, Response, WireError};
 use clawkeep::secret::{ExposeSecret, SecretId, SecretString};
 use clawkeep::vault::Vault;
 use clawkeep::{Error, Result};
@@ -17,7 +18,8 @@ pub struct ExecArgs {
     /// `anthropic:work=MY_VAR`. Repeatable.
     #[arg(long = "profile", value_name = "ID[=ENV]")]
     profiles: Vec<String>,
-    /// A provider whose next profile (OpenClaw's selection rules) is exposed under its usual variable. Repeatable.
+    /// A provider whose next API-key profile (OpenClaw's selection rules) is exposed under its usual variable.
+    /// Repeatable.
     #[arg(long = "provider")]
     providers: Vec<String>,
     #[command(flatten)]
@@ -71,18 +73,29 @@ pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimi
         check_env_name(&name)?;
         let secret = match client.as_mut() {
             Some(c) => {
-                let id = SecretId::for_profile(&agent, profile)?;
+                // The id the profile's reference names (as the direct path follows it).
+                let id = match &row.secret_id {
+                    Some(sid) => SecretId::parse(sid)?,
+                    None => {
+                        return Err(Error::NotFound(format!(
+                            "profile `{profile}` is not stored in clawkeep (it has no clawkeep reference)"
+                        )));
+                    }
+                };
                 let mut req = Request::new("get");
                 req.ids = vec![id.to_string()];
                 let mut resp = c.call(&req)?;
+                if !resp.ok {
+                    return Err(super::service::failure(resp));
+                }
                 match resp.values.as_mut().and_then(|v| v.remove(id.as_str())) {
                     Some(v) => SecretString::from(v.as_str().to_owned()),
                     None => {
-                        let code = resp.errors.and_then(|mut e| e.remove(id.as_str())).map(|e| e.code);
-                        return Err(match code.as_deref() {
-                            Some("LOCKED") => Error::VaultLocked,
-                            _ => Error::UnknownProfile { agent: agent.clone(), profile: profile.into() },
-                        });
+                        let e = resp.errors.and_then(|mut e| e.remove(id.as_str()));
+                        return Err(super::service::failure(Response {
+                            error: e.map(|e| WireError::new(&e.code, format!("no secret for `{}`", id.as_str()))),
+                            ..Response::ok()
+                        }));
                     }
                 }
             }
@@ -99,6 +112,7 @@ pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimi
                 let mut req = Request::new("select");
                 req.provider = Some(provider.clone());
                 req.agent = Some(agent.clone());
+                req.cred_type = Some("api_key".into());
                 let resp = c.call(&req)?;
                 if !resp.ok {
                     return Err(super::service::failure(resp));
@@ -106,7 +120,10 @@ pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimi
                 let s = resp.secret.ok_or_else(|| Error::Service("the vault service sent no secret".into()))?;
                 SecretString::from(s.as_str().to_owned())
             }
-            None => clawkeep::ops::select::select(need_vault()?, paths, &agent, provider, None)?.secret,
+            None => {
+                let want = Want { agent: &agent, provider, pin: None, cred_type: Some("api_key") };
+                clawkeep::ops::select::select(need_vault()?, paths, want)?.secret
+            }
         };
         env.push((name.to_string(), secret));
     }

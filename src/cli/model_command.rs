@@ -116,10 +116,10 @@ fn status(paths: &Paths, session: &str, agent: &str, pin: Option<&Pin>) -> Resul
     let mut providers: Vec<String> = list(Some(&vault), paths, agent, None)?.into_iter().map(|r| r.provider).collect();
     providers.sort();
     providers.dedup();
+    // The pinned provider first.
     if let Some(p) = pin.and_then(|p| p.provider.clone()) {
-        providers.retain(|x| *x == p);
+        providers.retain(|x| *x != p);
         providers.insert(0, p);
-        providers.dedup();
     }
     println!(
         "session {session} (agent {agent}): {}",

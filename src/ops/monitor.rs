@@ -51,7 +51,18 @@ fn load(paths: &Paths) -> Result<MonitorState> {
     crate::fs::check_file(&path, true)?;
     match crate::fs::read_optional(&path)? {
         None => Ok(MonitorState { version: 1, ..Default::default() }),
-        Some(b) => serde_json::from_slice(&b).map_err(|e| Error::json(&path, &e)),
+        Some(b) => {
+            let s: MonitorState = serde_json::from_slice(&b).map_err(|e| Error::json(&path, &e))?;
+            if s.version != 1 {
+                return Err(Error::UnknownVersion {
+                    path,
+                    field: "version",
+                    found: s.version.to_string(),
+                    expected: "1",
+                });
+            }
+            Ok(s)
+        }
     }
 }
 

@@ -173,6 +173,9 @@ pub fn remove(vault: &mut Vault, paths: &Paths, agent: &str, profile_id: &str) -
     let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
+    // Every file is read (and a broken one refused) before anything is removed.
+    let config_path = paths.openclaw_config();
+    let mut config = if config_path.exists() { Some(OpenClawConfig::load(&config_path)?) } else { None };
     let own = SecretId::for_profile(agent, profile_id)?;
     let referenced = file
         .get(profile_id)
@@ -192,12 +195,10 @@ pub fn remove(vault: &mut Vault, paths: &Paths, agent: &str, profile_id: &str) -
     if state.forget_profile(profile_id) {
         state.save()?;
     }
-    let config_path = paths.openclaw_config();
-    if config_path.exists() {
-        let mut cfg = OpenClawConfig::load(&config_path)?;
-        if cfg.remove_profile_meta(profile_id) {
-            cfg.save()?;
-        }
+    if let Some(cfg) = config.as_mut()
+        && cfg.remove_profile_meta(profile_id)
+    {
+        cfg.save()?;
     }
     Ok(())
 }

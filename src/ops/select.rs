@@ -142,18 +142,24 @@ pub fn plan(vault: &Vault, paths: &Paths, agent: &str, provider: &str, pin: Opti
     let now = now_ms();
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     state.clear_expired(now);
-    plan_with(vault, paths, &state, agent, provider, pin, now)
+    plan_with(vault, paths, &state, Want { agent, provider, pin, cred_type: None }, now)
 }
 
-fn plan_with(
-    vault: &Vault,
-    paths: &Paths,
-    state: &AuthState,
-    agent: &str,
-    provider: &str,
-    pin: Option<&str>,
-    now: i64,
-) -> Result<Plan> {
+/// What a selection is for.
+#[derive(Clone, Copy)]
+pub struct Want<'a> {
+    /// Agent id.
+    pub agent: &'a str,
+    /// Provider id.
+    pub provider: &'a str,
+    /// A pinned profile (session or request).
+    pub pin: Option<&'a str>,
+    /// Only profiles of this type (`api_key`, `token`), e.g. for an API-key environment variable.
+    pub cred_type: Option<&'a str>,
+}
+
+fn plan_with(vault: &Vault, paths: &Paths, state: &AuthState, want: Want<'_>, now: i64) -> Result<Plan> {
+    let Want { agent, provider, pin, cred_type } = want;
     let profiles = list(Some(vault), paths, agent, None)?;
     let config = OpenClawConfig::load(&paths.openclaw_config())?;
     let (explicit, order_source) = match state.order(provider).filter(|o| !o.is_empty()) {
@@ -177,6 +183,8 @@ fn plan_with(
     for p in wanted {
         let why = if p.provider != provider {
             Some("wrong provider")
+        } else if cred_type.is_some_and(|t| t != p.cred_type) {
+            Some("wrong type")
         } else if p.expires.is_some_and(|e| e <= now) {
             Some("expired")
         } else if !p.secret_id.as_deref().and_then(|s| SecretId::parse(s).ok()).is_some_and(|id| vault.has(&id)) {
@@ -195,12 +203,13 @@ fn plan_with(
 }
 
 /// Choose the profile to use for `provider`, read its secret and record `lastUsed`.
-pub fn select(vault: &Vault, paths: &Paths, agent: &str, provider: &str, pin: Option<&str>) -> Result<Selected> {
+pub fn select(vault: &Vault, paths: &Paths, want: Want<'_>) -> Result<Selected> {
+    let Want { agent, provider, .. } = want;
     let now = now_ms();
     let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     let cleared = state.clear_expired(now);
-    let plan = plan_with(vault, paths, &state, agent, provider, pin, now)?;
+    let plan = plan_with(vault, paths, &state, want, now)?;
     let Some(first) = plan.candidates.first().filter(|c| c.usable) else {
         let msg = match plan.candidates.first() {
             Some(c) => format!(

@@ -89,6 +89,9 @@ pub struct Request {
     /// `select`: a pinned profile; `report`/`store`: the profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// `select`: only profiles of this type (`api_key`, `token`, `oauth`).
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub cred_type: Option<String>,
     /// `report`: the failure reason (OpenClaw's list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -262,7 +265,12 @@ pub fn parse_request(frame: &[u8]) -> Result<Request, Box<Response>> {
                 format!("protocol version {other} is not supported (this service speaks {VERSION})"),
             )));
         }
-        None => return Err(Box::new(Response::fail(code::UNSUPPORTED_VERSION, "missing protocol version `v`"))),
+        None => {
+            return Err(Box::new(Response::fail(
+                code::UNSUPPORTED_VERSION,
+                "missing or non-numeric protocol version `v` (this service speaks 1)",
+            )));
+        }
     }
     let req: Request = serde_json::from_slice(frame).map_err(|e| {
         let msg = e.to_string();

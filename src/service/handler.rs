@@ -51,7 +51,7 @@ pub fn handle(state: &State, req: Request, peer: &Peer) -> Response {
     };
     result.unwrap_or_else(|e| {
         let c = match &e {
-            Error::InvalidInput(_) | Error::InvalidField { .. } => code::INVALID,
+            Error::InvalidInput(_) => code::INVALID,
             Error::WrongPassphrase if op == "unlock" => code::WRONG_PASSPHRASE,
             Error::NotFound(_) if op == "select" => code::NO_PROFILE,
             e => code_for(e),
@@ -104,7 +104,14 @@ fn get(state: &State, req: Request, peer: &Peer) -> Result<Response> {
         state.count_handed_out(values.len() as u64);
     }
     if !errors.is_empty() {
-        let ids: Vec<String> = errors.iter().map(|(k, e)| format!("{}={}", k.escape_debug(), e.code)).collect();
+        // A secret pasted into `ids` by mistake must not reach the log: only profile-shaped ids are named.
+        let ids: Vec<String> = errors
+            .iter()
+            .map(|(k, e)| match k.contains(':') && k.len() <= 128 {
+                true => format!("{}={}", k.escape_debug(), e.code),
+                false => format!("(id not shown)={}", e.code),
+            })
+            .collect();
         log(format_args!("refused [{}] to {peer}", ids.join(",")));
     }
     Ok(Response { values: Some(values), errors: Some(errors), ..Response::ok() })
@@ -124,7 +131,13 @@ fn select(state: &State, req: Request, peer: &Peer) -> Result<Response> {
         pin = p.profile;
     }
     let vault = state.vault()?.ok_or_else(|| Error::NotInitialized(state.paths.clawkeep_dir.clone()))?;
-    let s = crate::ops::select::select(&vault, &state.paths, &agent, &provider, pin.as_deref())?;
+    let want = crate::ops::select::Want {
+        agent: &agent,
+        provider: &provider,
+        pin: pin.as_deref(),
+        cred_type: req.cred_type.as_deref(),
+    };
+    let s = crate::ops::select::select(&vault, &state.paths, want)?;
     log(format_args!("handed out {} (select {provider}, {}) to {peer}", s.secret_id.as_str(), s.plan.order_source));
     state.count_handed_out(1);
     Ok(Response {

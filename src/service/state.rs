@@ -56,7 +56,7 @@ impl State {
 
     /// Whether secrets can be read without a passphrase (identity held, or a keychain backend).
     pub fn is_unlocked(&self) -> bool {
-        self.slot().is_some() || !matches!(self.backend().as_str(), "file")
+        self.slot().is_some() || !matches!(self.backend().as_str(), "file" | "none")
     }
 
     /// The identity for a request, if unlocked and not expired; counts as use for the idle timer.
@@ -72,9 +72,9 @@ impl State {
         Some(u.identity.clone())
     }
 
-    /// Keep `identity` for `ttl` (capped by nothing but the caller; `None` = the configured TTL).
+    /// Keep `identity` for `ttl` (`None` = the configured TTL, which also caps any requested one).
     pub fn set_unlocked(&self, identity: SharedIdentity, ttl: Option<Duration>) {
-        let ttl = ttl.unwrap_or(self.config.ttl);
+        let ttl = ttl.map_or(self.config.ttl, |t| t.min(self.config.ttl));
         let now = Instant::now();
         *self.slot() = Some(Unlocked {
             identity,
@@ -129,7 +129,7 @@ impl State {
         ServiceStatus {
             version: env!("CARGO_PKG_VERSION").into(),
             pid: std::process::id(),
-            unlocked: slot.is_some() || backend != "file",
+            unlocked: slot.is_some() || !matches!(backend.as_str(), "file" | "none"),
             unlocked_until: slot.as_ref().map(|u| u.until_ms),
             idle_until,
             backend,

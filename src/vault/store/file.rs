@@ -31,6 +31,8 @@ pub struct FileStore {
     recipient: x25519::Recipient,
     identity: OnceCell<SharedIdentity>,
     passphrase: PassphraseFn,
+    /// A wrong passphrase is not tried again (each try costs an argon2id run).
+    wrong_passphrase: std::cell::Cell<bool>,
 }
 
 impl FileStore {
@@ -42,7 +44,15 @@ impl FileStore {
         passphrase: PassphraseFn,
     ) -> Result<Self> {
         let recipient = wrapped.recipient(&identity_path)?;
-        Ok(FileStore { dir, identity_path, wrapped, recipient, identity: OnceCell::new(), passphrase })
+        Ok(FileStore {
+            dir,
+            identity_path,
+            wrapped,
+            recipient,
+            identity: OnceCell::new(),
+            passphrase,
+            wrong_passphrase: Default::default(),
+        })
     }
 
     /// Path of the age file for `id`.
@@ -86,8 +96,15 @@ impl FileStore {
         if let Some(id) = self.identity.get() {
             return Ok(id);
         }
+        if self.wrong_passphrase.get() {
+            return Err(Error::WrongPassphrase);
+        }
         let pass = (self.passphrase)()?;
-        let id = self.wrapped.unwrap_identity(&pass, &self.identity_path)?;
+        let id = self.wrapped.unwrap_identity(&pass, &self.identity_path).inspect_err(|e| {
+            if matches!(e, Error::WrongPassphrase) {
+                self.wrong_passphrase.set(true);
+            }
+        })?;
         Ok(self.identity.get_or_init(|| std::sync::Arc::new(crate::memory::Locked::new(id))))
     }
 
