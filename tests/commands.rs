@@ -137,11 +137,16 @@ fn openclaw_wire_keeps_settings_backs_up_and_checks_the_binary() {
     write_private(&cfg, original);
     let bin = env!("CARGO_BIN_EXE_clawkeep");
 
-    // --dry-run changes nothing.
+    // --dry-run changes nothing, and shows only clawkeep's entry (the rest may hold plaintext keys).
+    let with_key =
+        original.replace("gateway:", "models: { providers: { x: { apiKey: 'sk-DRYRUN-plaintext' } } },\n  gateway:");
+    write_private(&cfg, &with_key);
     let o = env.run(&["openclaw", "wire", "--dry-run"], "");
     assert_eq!(o.code, 0, "{o:?}");
-    assert!(o.stdout.contains("\"clawkeep\""), "{o:?}");
-    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
+    assert!(o.stdout.contains("\"jsonOnly\": true"), "{o:?}");
+    assert!(!o.stdout.contains("DRYRUN") && !o.stderr.contains("DRYRUN"), "{o:?}");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), with_key);
+    write_private(&cfg, original);
 
     let o = env.run(&["openclaw", "wire", "--pass-env", "EXTRA_VAR"], "");
     assert_eq!(o.code, 0, "{o:?}");

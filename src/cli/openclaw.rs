@@ -37,8 +37,12 @@ pub fn wire(paths: &Paths, a: WireArgs) -> Result<i32> {
     };
     let w = clawkeep::ops::wire::wire(&config, &binary, &a.pass_env, a.dry_run)?;
     if a.dry_run {
-        println!("# {} would become:", config.display());
-        std::io::stdout().write_all(&w.rendered).map_err(|e| Error::io("<stdout>", "writing", e))?;
+        // Only clawkeep's entry: the rest of the file may hold plaintext keys.
+        let entry = serde_json::to_string_pretty(&w.entry).map_err(|e| Error::Internal(e.to_string()))?;
+        match w.changed {
+            true => println!("# {} would get secrets.providers.clawkeep =\n{entry}", config.display()),
+            false => println!("# {} already has secrets.providers.clawkeep =\n{entry}", config.display()),
+        }
         if w.json5_rewritten {
             eprintln!("note: the file uses JSON5 syntax (comments, unquoted keys); the rewrite would be plain JSON");
         }

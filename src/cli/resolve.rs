@@ -15,7 +15,8 @@ use clawkeep::vault::Vault;
 use clawkeep::{Error, Result};
 
 pub fn run(paths: &Paths) -> Result<i32> {
-    let mut buf = zeroize::Zeroizing::new(Vec::new());
+    // Sized for the largest request, so reading never reallocates (and frees) a copy.
+    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(MAX_REQUEST + 1));
     std::io::stdin()
         .take(MAX_REQUEST as u64 + 1)
         .read_to_end(&mut buf)
@@ -39,7 +40,13 @@ pub fn run(paths: &Paths) -> Result<i32> {
         resp.values.extend(direct.values);
         resp.errors.extend(direct.errors);
     }
-    let out = zeroize::Zeroizing::new(serde_json::to_vec(&resp).map_err(|e| Error::Internal(e.to_string()))?);
+    // Room for the worst case (every character of a value escaped as \u00XX), so serializing never reallocates.
+    let room = 1024
+        + resp.values.iter().map(|(k, v)| 2 * k.len() + 6 * v.len() + 8).sum::<usize>()
+        + 64 * resp.errors.len()
+        + resp.errors.keys().map(|k| 2 * k.len()).sum::<usize>();
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(room));
+    serde_json::to_writer(&mut *out, &resp).map_err(|e| Error::Internal(e.to_string()))?;
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(&out)

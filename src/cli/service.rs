@@ -109,6 +109,7 @@ fn show(s: &ServiceStatus, json: bool) {
     println!("service: running (pid {}, clawkeep {})", s.pid, s.version);
     println!("backend: {}", s.backend);
     match (s.unlocked, s.unlocked_until) {
+        _ if s.backend == "none" => println!("vault: none yet (`clawkeep init`)"),
         (true, Some(until)) => println!(
             "file store: unlocked for {} more (idle timeout in {})",
             output::human_ms(until - now),

@@ -17,19 +17,33 @@ pub struct VaultLock {
 }
 
 impl VaultLock {
-    /// Take the exclusive lock on `path` (created 0600 when missing), waiting up to 10 s.
-    pub fn acquire(path: &Path) -> Result<VaultLock> {
+    fn open(path: &Path) -> Result<File> {
         if let Some(dir) = path.parent() {
             super::ensure_private_dir(dir)?;
         }
         super::check_file(path, false)?;
-        let file = std::fs::OpenOptions::new()
+        std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .mode(0o600)
             .open(path)
-            .map_err(|e| Error::io(path, "opening lock file", e))?;
+            .map_err(|e| Error::io(path, "opening lock file", e))
+    }
+
+    /// Take the exclusive lock on `path` now, or `None` if another process holds it.
+    pub fn try_acquire(path: &Path) -> Result<Option<VaultLock>> {
+        let file = Self::open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(VaultLock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, "locking", e)),
+        }
+    }
+
+    /// Take the exclusive lock on `path` (created 0600 when missing), waiting up to 10 s.
+    pub fn acquire(path: &Path) -> Result<VaultLock> {
+        let file = Self::open(path)?;
         let start = Instant::now();
         loop {
             match file.try_lock() {

@@ -206,6 +206,7 @@ fn plan_with(vault: &Vault, paths: &Paths, state: &AuthState, want: Want<'_>, no
 pub fn select(vault: &Vault, paths: &Paths, want: Want<'_>) -> Result<Selected> {
     let Want { agent, provider, .. } = want;
     let now = now_ms();
+    crate::fs::ensure_private_dir(&paths.agent_dir(agent))?;
     let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     let cleared = state.clear_expired(now);
@@ -244,6 +245,7 @@ pub fn report(vault: &Vault, paths: &Paths, agent: &str, profile: &str, reason: 
         return Err(Error::UnknownProfile { agent: agent.into(), profile: profile.into() });
     }
     let now = now_ms();
+    crate::fs::ensure_private_dir(&paths.agent_dir(agent))?;
     let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     state.clear_expired(now);

@@ -24,8 +24,6 @@ pub struct Wired {
     pub backup: Option<PathBuf>,
     /// The original used JSON5 syntax that the rewrite turns into plain JSON.
     pub json5_rewritten: bool,
-    /// The full document as written (or as it would be).
-    pub rendered: Vec<u8>,
 }
 
 /// Check `command` against OpenClaw's exec rules: absolute, a regular file (no symlink), not group/world-writable,
@@ -108,8 +106,7 @@ pub fn wire(config_path: &Path, command: &Path, extra_env: &[String], dry_run: b
         }
     }
     let changed = config.set_exec_provider(crate::PROVIDER_ALIAS, entry.clone())? || config.original.is_none();
-    let rendered = config.render()?;
     let json5_rewritten = changed && config.is_json5_only();
     let backup = if changed && !dry_run { config.save()? } else { None };
-    Ok(Wired { config: config_path.into(), entry, changed, backup, json5_rewritten, rendered })
+    Ok(Wired { config: config_path.into(), entry, changed, backup, json5_rewritten })
 }

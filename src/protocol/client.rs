@@ -25,6 +25,19 @@ impl Client {
             }
             Err(e) => return Err(Error::io(path, "connecting to the vault service at", e)),
         };
+        // Talk only to a service of our own user (root may talk to any): a passphrase or secret must not go to a
+        // socket someone else put in the way.
+        let me = crate::fs::euid();
+        let server = rustix::net::sockopt::socket_peercred(&stream)
+            .map_err(|e| Error::io(path, "reading the peer credentials of", e.into()))?
+            .uid
+            .as_raw();
+        if server != me && me != 0 {
+            return Err(Error::Service(format!(
+                "the socket {} is served by uid {server}, not by you (uid {me}); refusing to talk to it",
+                path.display()
+            )));
+        }
         stream
             .set_read_timeout(Some(timeout))
             .and_then(|()| stream.set_write_timeout(Some(timeout)))

@@ -287,9 +287,13 @@ pub fn parse_request(frame: &[u8]) -> Result<Request, Box<Response>> {
 /// field must not come back in an error or a log, so quoted parts are elided.
 fn without_quoted(msg: &str) -> String {
     let mut out = String::with_capacity(msg.len());
-    let mut quoted = false;
+    let (mut quoted, mut escaped) = (false, false);
     for c in msg.chars() {
-        if c == '"' {
+        if quoted && escaped {
+            escaped = false;
+        } else if quoted && c == '\\' {
+            escaped = true;
+        } else if c == '"' {
             if !quoted {
                 out.push_str("\"…\"");
             }
@@ -342,6 +346,7 @@ mod tests {
         for bad in [
             &br#"{"v":1,"op":"store","secret":["hunter2-canary"]}"#[..],
             br#"{"v":1,"op":"get","ids":"hunter2-canary"}"#,
+            br#"{"v":1,"op":"unlock","ttlMs":"x\"hunter2-canary"}"#,
         ] {
             let e = parse_request(bad).err().unwrap().error.unwrap();
             assert_eq!(e.code, code::BAD_REQUEST);

@@ -14,8 +14,8 @@ pub const MAX_SECRET_LEN: usize = 16 * 1024;
 
 /// Strip all whitespace (pasted tokens often carry line breaks) and refuse empty or oversized input.
 pub fn normalize(raw: &str) -> crate::Result<SecretString> {
-    let cleaned: zeroize::Zeroizing<String> =
-        zeroize::Zeroizing::new(raw.chars().filter(|c| !c.is_whitespace()).collect());
+    let mut cleaned = zeroize::Zeroizing::new(String::with_capacity(raw.len()));
+    cleaned.extend(raw.chars().filter(|c| !c.is_whitespace()));
     if cleaned.is_empty() {
         return Err(crate::Error::InvalidInput("empty input: no secret was given".into()));
     }

@@ -66,13 +66,16 @@ pub async fn serve(state: Arc<State>, mut stream: UnixStream, permit: Option<Own
         log(format_args!("rejected peer {peer}: this service serves uid {} only", state.own_uid()));
         return;
     }
-    let mut inbuf = SecretBuf::new(MAX_FRAME);
-    let mut out = SecretBuf::new(MAX_FRAME);
     if permit.is_none() {
-        let busy = Response::fail(code::BUSY, "too many clients at once; try again");
-        send(&state, &mut stream, &busy, &mut out).await;
+        // No locked buffers for a connection that is turned away: the answer holds no secret.
+        let mut busy =
+            serde_json::to_vec(&Response::fail(code::BUSY, "too many clients at once; try again")).unwrap_or_default();
+        busy.push(b'\n');
+        let _ = timeout(state.config.client_timeout, stream.write_all(&busy)).await;
         return;
     }
+    let mut inbuf = SecretBuf::new(MAX_FRAME);
+    let mut out = SecretBuf::new(MAX_FRAME);
     loop {
         let end = match timeout(state.config.client_timeout, read_frame(&mut stream, &mut inbuf)).await {
             Err(_) => {
@@ -92,6 +95,8 @@ pub async fn serve(state: Arc<State>, mut stream: UnixStream, permit: Option<Own
         };
         let resp = match parse_request(&inbuf.as_slice()[..end]) {
             Err(resp) => *resp,
+            // `lock` and `status` never wait behind slow requests on the blocking pool.
+            Ok(req) if matches!(req.op.as_str(), "lock" | "status") => super::handler::handle(&state, req, &peer),
             Ok(req) => {
                 let st = state.clone();
                 let p = peer.clone();

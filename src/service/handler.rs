@@ -53,6 +53,7 @@ pub fn handle(state: &State, req: Request, peer: &Peer) -> Response {
         let c = match &e {
             Error::InvalidInput(_) => code::INVALID,
             Error::WrongPassphrase if op == "unlock" => code::WRONG_PASSPHRASE,
+            Error::Service(_) if op == "unlock" => code::LOCKED,
             Error::NotFound(_) if op == "select" => code::NO_PROFILE,
             e => code_for(e),
         };
@@ -62,10 +63,16 @@ pub fn handle(state: &State, req: Request, peer: &Peer) -> Response {
 
 /// Unwrap the file store's identity with `pass` and keep it (no-op for keychain backends).
 pub fn unlock(state: &State, pass: SecretString, ttl: Option<Duration>) -> Result<()> {
+    if ttl.is_some_and(|t| t.is_zero()) {
+        return Err(Error::InvalidInput("`ttlMs` must be greater than 0".into()));
+    }
+    let epoch = state.epoch();
     let pass = Arc::new(pass);
     let vault = Vault::open(&state.paths, Box::new(move || Ok(SecretString::from(pass.expose_secret().to_owned()))))?;
-    if let Some(identity) = vault.unlocked_identity()? {
-        state.set_unlocked(identity, ttl);
+    if let Some(identity) = vault.unlocked_identity()?
+        && !state.set_unlocked(identity, ttl, epoch)
+    {
+        return Err(Error::Service("the service was locked while this unlock was running; unlock again".into()));
     }
     Ok(())
 }

@@ -11,6 +11,9 @@ pub struct Bound {
     pub listener: tokio::net::UnixListener,
     path: PathBuf,
     ino: u64,
+    /// `<socket>.lock`, held for the service's lifetime: two services starting at once cannot both pass the
+    /// stale-socket check.
+    _lock: crate::fs::VaultLock,
 }
 
 impl Bound {
@@ -26,6 +29,11 @@ impl Bound {
 pub fn bind(path: &Path) -> Result<Bound> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     crate::fs::ensure_private_dir(dir)?;
+    let mut lock_name = path.file_name().unwrap_or_default().to_os_string();
+    lock_name.push(".lock");
+    let lock = crate::fs::VaultLock::try_acquire(&path.with_file_name(lock_name))?.ok_or_else(|| {
+        Error::Service(format!("another clawkeep service is starting or listening on {}", path.display()))
+    })?;
     match std::fs::symlink_metadata(path) {
         Ok(m) if !m.file_type().is_socket() => {
             return Err(Error::InvalidInput(format!(
@@ -56,5 +64,5 @@ pub fn bind(path: &Path) -> Result<Bound> {
     let ino = std::fs::symlink_metadata(path).map_err(|e| Error::io(path, "inspecting", e))?.ino();
     std_listener.set_nonblocking(true).map_err(|e| Error::io(path, "configuring", e))?;
     let listener = tokio::net::UnixListener::from_std(std_listener).map_err(|e| Error::io(path, "registering", e))?;
-    Ok(Bound { listener, path: path.into(), ino })
+    Ok(Bound { listener, path: path.into(), ino, _lock: lock })
 }

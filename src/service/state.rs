@@ -10,11 +10,28 @@ use crate::paths::Paths;
 use crate::protocol::wire::ServiceStatus;
 use crate::vault::{SharedIdentity, Vault, VaultConfig, now_ms};
 
+/// Deadlines are checked on both clocks: the monotonic one (immune to clock changes) and the wall clock (which, unlike
+/// the monotonic clock, counts time spent suspended).
 struct Unlocked {
     identity: SharedIdentity,
     until: Instant,
     until_ms: i64,
     last_used: Instant,
+    last_used_ms: i64,
+}
+
+impl Unlocked {
+    fn expired(&self, idle: Duration) -> Option<&'static str> {
+        let (now, now_wall) = (Instant::now(), now_ms());
+        let idle_ms = idle.as_millis().min(i64::MAX as u128) as i64;
+        if now >= self.until || now_wall >= self.until_ms {
+            Some("TTL reached")
+        } else if now.duration_since(self.last_used) >= idle || now_wall - self.last_used_ms >= idle_ms {
+            Some("idle timeout")
+        } else {
+            None
+        }
+    }
 }
 
 /// Shared by every connection.
@@ -26,12 +43,21 @@ pub struct State {
     own_uid: u32,
     unlocked: Mutex<Option<Unlocked>>,
     handed_out: AtomicU64,
+    /// Bumped by every lock, expiry and shutdown: an unlock that started before one of them does not take effect.
+    epoch: AtomicU64,
 }
 
 impl State {
     /// Fresh, locked.
     pub fn new(paths: Paths, config: Config) -> State {
-        State { paths, config, own_uid: crate::fs::euid(), unlocked: Mutex::new(None), handed_out: AtomicU64::new(0) }
+        State {
+            paths,
+            config,
+            own_uid: crate::fs::euid(),
+            unlocked: Mutex::new(None),
+            handed_out: AtomicU64::new(0),
+            epoch: AtomicU64::new(0),
+        }
     }
 
     /// The uid this service serves.
@@ -62,46 +88,54 @@ impl State {
     /// The identity for a request, if unlocked and not expired; counts as use for the idle timer.
     pub fn identity(&self) -> Option<SharedIdentity> {
         let mut slot = self.slot();
-        let now = Instant::now();
-        let u = slot.as_mut()?;
-        if now >= u.until || now.duration_since(u.last_used) >= self.config.idle {
+        if slot.as_ref()?.expired(self.config.idle).is_some() {
             *slot = None;
+            self.epoch.fetch_add(1, Ordering::SeqCst);
             return None;
         }
-        u.last_used = now;
+        let u = slot.as_mut()?;
+        u.last_used = Instant::now();
+        u.last_used_ms = now_ms();
         Some(u.identity.clone())
     }
 
-    /// Keep `identity` for `ttl` (`None` = the configured TTL, which also caps any requested one).
-    pub fn set_unlocked(&self, identity: SharedIdentity, ttl: Option<Duration>) {
-        let ttl = ttl.map_or(self.config.ttl, |t| t.min(self.config.ttl));
-        let now = Instant::now();
-        *self.slot() = Some(Unlocked {
-            identity,
-            until: now + ttl,
-            until_ms: now_ms().saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64),
-            last_used: now,
-        });
+    /// The current lock epoch; pass it to [`set_unlocked`](Self::set_unlocked).
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
     }
 
-    /// Wipe the identity; whether it was held.
+    /// Keep `identity` for `ttl` (`None` = the configured TTL, which also caps any requested one), unless a lock,
+    /// expiry or shutdown happened since `epoch` was read; whether it was kept.
+    pub fn set_unlocked(&self, identity: SharedIdentity, ttl: Option<Duration>, epoch: u64) -> bool {
+        let ttl = ttl.map_or(self.config.ttl, |t| t.min(self.config.ttl));
+        let mut slot = self.slot();
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            return false;
+        }
+        let (now, now_wall) = (Instant::now(), now_ms());
+        *slot = Some(Unlocked {
+            identity,
+            until: now + ttl,
+            until_ms: now_wall.saturating_add(ttl.as_millis().min(i64::MAX as u128) as i64),
+            last_used: now,
+            last_used_ms: now_wall,
+        });
+        true
+    }
+
+    /// Wipe the identity (and void unlocks in progress); whether it was held.
     pub fn lock(&self) -> bool {
-        self.slot().take().is_some()
+        let mut slot = self.slot();
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        slot.take().is_some()
     }
 
     /// Wipe the identity if its TTL or idle timeout has passed; why, if it did.
     pub fn expire(&self) -> Option<&'static str> {
         let mut slot = self.slot();
-        let u = slot.as_ref()?;
-        let now = Instant::now();
-        let why = if now >= u.until {
-            "TTL reached"
-        } else if now.duration_since(u.last_used) >= self.config.idle {
-            "idle timeout"
-        } else {
-            return None;
-        };
+        let why = slot.as_ref()?.expired(self.config.idle)?;
         *slot = None;
+        self.epoch.fetch_add(1, Ordering::SeqCst);
         Some(why)
     }
 
@@ -122,10 +156,8 @@ impl State {
     pub fn status(&self) -> ServiceStatus {
         let backend = self.backend();
         let slot = self.slot();
-        let idle_until = slot.as_ref().map(|u| {
-            let left = self.config.idle.saturating_sub(u.last_used.elapsed());
-            now_ms().saturating_add(left.as_millis() as i64).min(u.until_ms)
-        });
+        let idle_ms = self.config.idle.as_millis().min(i64::MAX as u128) as i64;
+        let idle_until = slot.as_ref().map(|u| u.last_used_ms.saturating_add(idle_ms).min(u.until_ms));
         ServiceStatus {
             version: env!("CARGO_PKG_VERSION").into(),
             pid: std::process::id(),

@@ -81,7 +81,8 @@ impl WrappedIdentity {
             Err(age::DecryptError::NoMatchingKeys) => return Err(Error::WrongPassphrase),
             Err(_) => return Err(corrupt("the wrapped identity")),
         };
-        let mut text = Zeroizing::new(String::new());
+        // Sized up front (the armored ciphertext is longer than the key text): growing would free unzeroed copies.
+        let mut text = Zeroizing::new(String::with_capacity(self.wrapped.len()));
         r.read_to_string(&mut text).map_err(|_| corrupt("the wrapped identity"))?;
         let identity = x25519::Identity::from_str(text.trim()).map_err(|_| corrupt("the wrapped identity"))?;
         if identity.to_public().to_string() != self.recipient {

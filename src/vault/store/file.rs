@@ -119,7 +119,8 @@ impl FileStore {
         let corrupt = || Error::Corrupt { path: path.to_path_buf(), what: "the encrypted secret".into() };
         let dec = age::Decryptor::new_buffered(ciphertext).map_err(|_| corrupt())?;
         let mut r = dec.decrypt(std::iter::once(identity as &dyn age::Identity)).map_err(|_| corrupt())?;
-        let mut out = Zeroizing::new(Vec::new());
+        // Sized up front (the plaintext is shorter than the ciphertext) so no grown-out copy is freed unzeroed.
+        let mut out = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
         r.read_to_end(&mut out).map_err(|_| corrupt())?;
         Ok(out)
     }
