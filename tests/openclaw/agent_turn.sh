@@ -110,6 +110,12 @@ turn() {
   check "$V/$1: the stand-in received exactly the vault's key in x-api-key" "keys_ok"
   if [ "$rc" != 0 ]; then tail -5 "$out.err" | sed 's/^/     | /'; fi
 }
+# `openclaw secrets audit --allow-exec` resolves every clawkeep ref through the provider (no plaintext, none unresolved).
+audit_ok() {
+  env "${OC_ENV[@]}" "$OPENCLAW" secrets audit --allow-exec --json >"$T/$V/audit.json" 2>"$T/$V/audit.err" || true
+  check "$V: openclaw secrets audit resolved every clawkeep ref, no plaintext" "python3 -c 'import json,sys; d=json.load(open(\"$T/$V/audit.json\")); s=d[\"summary\"]; sys.exit(0 if d[\"resolution\"][\"refsChecked\"]>=2 and s[\"unresolvedRefCount\"]==0 and s[\"plaintextCount\"]==0 else 1)'"
+  check "$V: the key is not in the audit output" "! grep -qF -- '${KEY##*-}' '$T/$V/audit.json' '$T/$V/audit.err'"
+}
 # The key (its random part is enough) in no OpenClaw file outside clawkeep's dir, nor in any OpenClaw output.
 no_leaks() {
   local needle="${KEY##*-}"
@@ -140,6 +146,7 @@ if command -v dbus-daemon >/dev/null && command -v gnome-keyring-daemon >/dev/nu
   turn imported-profile profile
   direct_ref
   turn apiKey-ref direct
+  audit_ok
   no_leaks
   stop keyring; stop dbus
 else
@@ -180,6 +187,7 @@ import_profiles
 turn imported-profile profile
 direct_ref
 turn apiKey-ref direct
+audit_ok
 no_leaks
 if [ -s "$T/serve.pid" ]; then
   stop serve
