@@ -60,7 +60,7 @@ pub fn log(msg: std::fmt::Arguments<'_>) {
 pub fn run(paths: Paths, config: Config, unlock: Option<SecretString>) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .max_blocking_threads(8)
+        .max_blocking_threads(32)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("starting the runtime: {e}")))?;

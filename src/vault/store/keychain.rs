@@ -38,6 +38,9 @@ pub struct KeychainStore {
     timeout: Duration,
     /// Check for a D-Bus session before connecting (the real Secret Service store).
     needs_bus: bool,
+    /// Once a call has timed out, later calls of this store fail at once: a hung keychain must not cost the deadline
+    /// once per id (OpenClaw kills `resolve` after 5 s).
+    timed_out: std::sync::atomic::AtomicBool,
 }
 
 impl KeychainStore {
@@ -49,7 +52,14 @@ impl KeychainStore {
             Backend::File => return Err(Error::Internal("file backend is not a keychain".into())),
         };
         let needs_bus = backend == Backend::Keychain && cfg!(target_os = "linux");
-        Ok(KeychainStore { backend, factory, store: OnceLock::new(), timeout: keychain_timeout(), needs_bus })
+        Ok(KeychainStore {
+            backend,
+            factory,
+            store: OnceLock::new(),
+            timeout: keychain_timeout(),
+            needs_bus,
+            timed_out: Default::default(),
+        })
     }
 
     /// A store over an existing keyring-core store (unit tests use `keyring_core::mock::Store`).
@@ -61,6 +71,7 @@ impl KeychainStore {
             store: OnceLock::new(),
             timeout,
             needs_bus: false,
+            timed_out: Default::default(),
         }
     }
 
@@ -78,6 +89,10 @@ impl KeychainStore {
 
     /// Run `f` on a helper thread, giving up after the deadline.
     fn deadline<T: Send + 'static>(&self, f: impl FnOnce() -> keyring_core::Result<T> + Send + 'static) -> Result<T> {
+        let timed_out = || Error::Keychain(KeychainProblem::Timeout(self.timeout.as_millis() as u64));
+        if self.timed_out.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(timed_out());
+        }
         let (tx, rx) = mpsc::sync_channel(1);
         std::thread::Builder::new()
             .name("clawkeep-keychain".into())
@@ -96,7 +111,10 @@ impl KeychainStore {
                 (e, _) => e,
             }
             }),
-            Err(_) => Err(Error::Keychain(KeychainProblem::Timeout(self.timeout.as_millis() as u64))),
+            Err(_) => {
+                self.timed_out.store(true, std::sync::atomic::Ordering::Relaxed);
+                Err(timed_out())
+            }
         }
     }
 
@@ -255,11 +273,18 @@ mod tests {
             store: OnceLock::new(),
             timeout: Duration::from_millis(100),
             needs_bus: false,
+            timed_out: Default::default(),
         };
         let t = std::time::Instant::now();
         let err = s.get(&SecretId::parse("a").unwrap()).unwrap_err();
         assert!(matches!(err, Error::Keychain(KeychainProblem::Timeout(100))), "{err:?}");
         assert!(t.elapsed() < Duration::from_secs(2));
+        // Later calls fail at once instead of waiting out the deadline again.
+        let t = std::time::Instant::now();
+        for _ in 0..20 {
+            assert!(matches!(s.get(&SecretId::parse("b").unwrap()), Err(Error::Keychain(KeychainProblem::Timeout(_)))));
+        }
+        assert!(t.elapsed() < Duration::from_millis(100), "{:?}", t.elapsed());
     }
 
     #[test]
