@@ -124,6 +124,15 @@ no_leaks() {
   check "$V: the key is in no OpenClaw stdout/stderr" "! grep -lF -- '$needle' '$T/$V'/doctor.out '$T/$V'/turn-*.out '$T/$V'/turn-*.err"
   check "$V: OpenClaw logged to the configured file (so it was covered)" "[ -s '$HOME/.openclaw/logs/openclaw.log' ]"
 }
+# What each variant checks once clawkeep holds the key and is wired in: import, two turns, the audit, no leaks.
+openclaw_checks() {
+  import_profiles
+  turn imported-profile profile
+  direct_ref
+  turn apiKey-ref direct
+  audit_ok
+  no_leaks
+}
 
 # --- 1. keychain: the Secret Service of gnome-keyring on a private session bus ---
 t1="$(now)"
@@ -142,12 +151,7 @@ if command -v dbus-daemon >/dev/null && command -v gnome-keyring-daemon >/dev/nu
   wire +HOME +DBUS_SESSION_BUS_ADDRESS
   check "keychain: passEnv has HOME and DBUS_SESSION_BUS_ADDRESS ($(passenv))" "has_env HOME && has_env DBUS_SESSION_BUS_ADDRESS"
   OC_ENV=(-u CLAWKEEP_PASSPHRASE_FILE)
-  import_profiles
-  turn imported-profile profile
-  direct_ref
-  turn apiKey-ref direct
-  audit_ok
-  no_leaks
+  openclaw_checks
   stop keyring; stop dbus
 else
   check "keychain: dbus-daemon and gnome-keyring-daemon are installed (apt-get install gnome-keyring dbus-daemon)" false
@@ -183,12 +187,7 @@ else
   wire +HOME +CLAWKEEP_PASSPHRASE_FILE
   OC_ENV=(CLAWKEEP_PASSPHRASE_FILE="$CLAWKEEP_PASSPHRASE_FILE")
 fi
-import_profiles
-turn imported-profile profile
-direct_ref
-turn apiKey-ref direct
-audit_ok
-no_leaks
+openclaw_checks
 if [ -s "$T/serve.pid" ]; then
   stop serve
   check "service: with the service stopped, clawkeep resolve no longer answers" "[[ \"\$(resolve_with HOME='$HOME' CLAWKEEP_SOCKET='$CLAWKEEP_SOCKET')\" == error:* ]]"
