@@ -156,7 +156,12 @@ pub fn remove(paths: &Paths, agent: &str, profile_id: &str) -> Result<i32> {
     profile::remove(&mut vault, paths, agent, profile_id)?;
     println!("Removed {profile_id} (secret, reference and order entries) for agent {agent}");
     if paths.sqlite_layout(agent) {
-        super::import_hint(agent);
+        // clawkeep does not write OpenClaw's SQLite store: an imported copy of the profile stays there, its
+        // reference now unresolvable, until OpenClaw removes it.
+        eprintln!(
+            "note: if OpenClaw (2026.9+) already imported this profile, remove its copy there too: \
+             openclaw models auth logout {profile_id} --agent {agent} --yes"
+        );
     }
     Ok(exit::OK)
 }

@@ -72,9 +72,14 @@ check "no secret in the audit output" "! grep -q INTEROP '$T/audit.json' '$T/aud
 check "clawkeep doctor --fix removed the references-only archives" "! ls '$HOME'/.openclaw/agents/main/agent/auth-profiles.json.migrated-* >/dev/null 2>&1"
 audit
 check "openclaw secrets audit now reports clean" "[ \"\$(field \"['status']\")\" = clean ]"
-"$BIN" models auth remove openai:default >/dev/null 2>&1
+"$BIN" models auth remove openai:default >/dev/null 2>"$T/remove.err"
 audit
 check "a removed secret shows up as an unresolved ref" "[ \"\$(field \"['summary']['unresolvedRefCount']\")\" = 1 ] && grep -q REF_UNRESOLVED '$T/audit.json'"
+logout="$(grep -o 'openclaw models auth logout [^ ]* --agent [^ ]* --yes' "$T/remove.err" || true)"
+check "clawkeep names the OpenClaw command that drops the imported copy" "[ -n \"\$logout\" ]"
+"$OPENCLAW" ${logout#openclaw } >"$T/logout.out" 2>&1 || true
+audit
+check "after that command the audit is clean again" "[ \"\$(field \"['summary']['unresolvedRefCount']\")\" = 0 ] && [ \"\$(field \"['status']\")\" = clean ]"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
