@@ -170,3 +170,29 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unlocked(until_in: Duration, until_ms_in: i64, idle_wall_ago: i64) -> Unlocked {
+        let now = Instant::now();
+        Unlocked {
+            identity: std::sync::Arc::new(crate::memory::Locked::new(age::x25519::Identity::generate())),
+            until: now + until_in,
+            until_ms: now_ms() + until_ms_in,
+            last_used: now,
+            last_used_ms: now_ms() - idle_wall_ago,
+        }
+    }
+
+    #[test]
+    fn deadlines_hold_on_either_clock() {
+        let hour = Duration::from_secs(3600);
+        assert_eq!(unlocked(hour, 3_600_000, 0).expired(hour), None);
+        // The monotonic clock stood still while the machine slept; the wall clock did not.
+        assert_eq!(unlocked(hour, -1, 0).expired(hour), Some("TTL reached"));
+        assert_eq!(unlocked(hour, 3_600_000, 3_600_001).expired(hour), Some("idle timeout"));
+        assert_eq!(unlocked(Duration::ZERO, 3_600_000, 0).expired(hour), Some("TTL reached"));
+    }
+}
