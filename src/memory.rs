@@ -27,6 +27,12 @@ pub fn harden_process() -> Option<rustix::process::Rlimit> {
     Some(old)
 }
 
+/// Also lower the hard `RLIMIT_CORE` to 0, for processes that never start another program (the service).
+pub fn forbid_core_dumps() {
+    let zero = rustix::process::Rlimit { current: Some(0), maximum: Some(0) };
+    let _ = rustix::process::setrlimit(rustix::process::Resource::Core, zero);
+}
+
 /// Bytes currently mlocked by this module (reported by the service's `status`).
 pub fn locked_bytes() -> usize {
     LOCKED_BYTES.load(Ordering::Relaxed)

@@ -226,7 +226,8 @@ fn socket_permissions_hardening_and_single_instance() {
     assert!(vmlck > 0, "identity should be mlocked: {status}");
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", svc.pid())).unwrap();
     let core = limits.lines().find(|l| l.starts_with("Max core file size")).unwrap();
-    assert_eq!(core.split_whitespace().nth(4), Some("0"), "{core}");
+    assert_eq!(core.split_whitespace().nth(4), Some("0"), "soft: {core}");
+    assert_eq!(core.split_whitespace().nth(5), Some("0"), "hard: {core}");
 
     // A second service on the same socket refuses to start.
     let mut c = env.cmd(&["serve"]);

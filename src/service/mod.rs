@@ -58,6 +58,8 @@ pub fn log(msg: std::fmt::Arguments<'_>) {
 
 /// Run the service in the foreground until SIGINT/SIGTERM. With `unlock`, unwrap the file store's identity first.
 pub fn run(paths: Paths, config: Config, unlock: Option<SecretString>) -> Result<()> {
+    // The service never starts another program: no core dumps, not even by raising the soft limit again.
+    crate::memory::forbid_core_dumps();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(32)
