@@ -349,3 +349,20 @@ fn a_wrong_passphrase_is_tried_once_per_resolve() {
     // One argon2id run (~0.1 s), not one per id; OpenClaw kills the provider after 5 s.
     assert!(t.elapsed() < std::time::Duration::from_millis(1500), "{:?}", t.elapsed());
 }
+
+#[test]
+fn a_profile_id_too_long_for_the_store_is_refused_up_front() {
+    let env = Env::new();
+    env.init_file();
+    let long = format!("anthropic:{}", "x".repeat(150));
+    let before = env.snapshot();
+    let o = env.run(&["models", "auth", "add", "--provider", "anthropic", "--profile-id", &long], KEY);
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("profile id too long"), "{o:?}");
+    assert_eq!(before, env.snapshot());
+    // A long exec id (valid for OpenClaw) simply is not there.
+    let id = format!("main/{long}");
+    let req = serde_json::json!({"protocolVersion":1,"provider":"clawkeep","ids":[id]}).to_string();
+    let o = env.run(&["resolve"], &req);
+    assert!(o.stdout.contains("NOT_FOUND"), "{o:?}");
+}

@@ -617,6 +617,12 @@ fn real_secret_service_needs_no_unlock() {
     let st = call(&svc.socket, json!({"v":1,"op":"status"}));
     assert_eq!(st["status"]["unlocked"], true);
     assert_eq!(st["status"]["backend"], "keychain");
+    // `unlock` has nothing to do and asks for no passphrase (none is available here).
+    let mut c = env.cmd(&["unlock"]);
+    c.env("CLAWKEEP_SOCKET", &svc.socket).env_remove("CLAWKEEP_PASSPHRASE_FILE");
+    let o = common::run_cmd(&mut c, "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("needs no unlock"), "{o:?}");
     // A locked keyring answers LOCKED, never hangs.
     bus.lock_keyring();
     let t = Instant::now();

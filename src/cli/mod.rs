@@ -173,7 +173,7 @@ pub(crate) struct StoreArgs {
     /// Provider id, e.g. anthropic, openai, openrouter.
     #[arg(long)]
     pub provider: String,
-    /// Profile id (default `<provider>:manual` for tokens, `<provider>:default` for keys).
+    /// Profile id (default `<provider>:manual` for paste-token and setup-token, `<provider>:default` for add).
     #[arg(long)]
     pub profile_id: Option<String>,
     /// Expiry: `12h`, `365d`, `1h30m`, or a bare number of days.

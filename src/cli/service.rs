@@ -124,6 +124,15 @@ fn show(s: &ServiceStatus, json: bool) {
 pub fn unlock(paths: &Paths, ttl: Option<String>) -> Result<i32> {
     let ttl_ms = ttl.map(|t| duration("ttl", &t)).transpose()?.map(|d| d.as_millis() as u64);
     let mut client = required(paths)?;
+    // Keychain backends need no unlock: do not ask for a passphrase that would not be used.
+    let state = client.call(&Request::new("status"))?.status.unwrap_or_default();
+    if state.backend == "none" {
+        return Err(Error::NotInitialized(paths.clawkeep_dir.clone()));
+    }
+    if state.backend != "file" {
+        println!("the {} backend needs no unlock; the service reads it directly", state.backend);
+        return Ok(exit::OK);
+    }
     let mut req = Request::new("unlock");
     req.passphrase = Some(WireSecret(input::passphrase()?));
     req.ttl_ms = ttl_ms;

@@ -38,10 +38,12 @@ pub fn read_optional(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(path, "reading", e)),
     };
-    let mut buf = Zeroizing::new(Vec::new());
+    // Sized from the file's length so reading does not grow (and free unzeroed copies of) the buffer.
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0).min(MAX_FILE + 1);
+    let mut buf = Zeroizing::new(Vec::with_capacity(len as usize + 1));
     f.take(MAX_FILE + 1).read_to_end(&mut buf).map_err(|e| Error::io(path, "reading", e))?;
     if buf.len() as u64 > MAX_FILE {
-        return Err(Error::InvalidInput(format!("{}: larger than {MAX_FILE} bytes", path.display())));
+        return Err(Error::Corrupt { path: path.into(), what: format!("the file (larger than {MAX_FILE} bytes)") });
     }
     Ok(Some(buf))
 }

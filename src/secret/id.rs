@@ -13,6 +13,9 @@ fn allowed(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'/' | b'-')
 }
 
+/// Longest secret id clawkeep stores: its hex file name plus `.age` must fit in 255 bytes.
+pub const MAX_STORED_ID: usize = 125;
+
 impl SecretId {
     /// The id for an agent's profile. Characters outside the grammar (and `#`) are escaped as `#xx`.
     pub fn for_profile(agent: &str, profile_id: &str) -> Result<SecretId> {
@@ -27,6 +30,13 @@ impl SecretId {
             } else {
                 s.push_str(&format!("#{b:02x}"));
             }
+        }
+        // The file store names files by the id in hex (plus `.age`), within the 255-byte file-name limit.
+        if s.len() > MAX_STORED_ID {
+            return Err(Error::InvalidInput(format!(
+                "profile id too long: its secret id would be {} bytes (at most {MAX_STORED_ID}, after #xx escapes)",
+                s.len()
+            )));
         }
         SecretId::parse(&s)
     }

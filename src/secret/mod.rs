@@ -6,7 +6,7 @@
 
 mod id;
 
-pub use id::SecretId;
+pub use id::{MAX_STORED_ID, SecretId};
 pub use secrecy::{ExposeSecret, SecretString};
 
 /// Largest secret accepted (API keys and tokens are a few hundred bytes).

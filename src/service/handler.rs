@@ -1,5 +1,5 @@
-//! One request in, one response out. Runs on a blocking thread (argon2 and keychain calls block). Every secret
-//! handed out is logged (ids and the peer, never values).
+//! One request in, one response out. Runs on a blocking thread (argon2 and keychain calls block), except `lock` and
+//! `status`, which the connection answers itself. Every secret handed out is logged (ids and the peer, never values).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -70,6 +70,7 @@ pub fn run(paths: Paths, config: Config, unlock: Option<SecretString>) -> Result
 }
 
 async fn serve(paths: Paths, config: Config, unlock: Option<SecretString>) -> Result<()> {
+    let claim = socket::claim(&config.socket)?;
     let state = Arc::new(State::new(paths, config.clone()));
     // Unlock before binding, so a client never finds a socket whose service is not ready.
     if let Some(pass) = unlock {
@@ -78,7 +79,7 @@ async fn serve(paths: Paths, config: Config, unlock: Option<SecretString>) -> Re
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
     }
-    let bound = socket::bind(&config.socket)?;
+    let bound = claim.bind()?;
     log(format_args!(
         "listening on {} (pid {}, backend {}, {}, serving uid {}{})",
         config.socket.display(),

@@ -25,8 +25,15 @@ impl Bound {
     }
 }
 
-/// Bind `path`: refuse if a live service answers there, remove a stale socket, create the directory 0700.
-pub fn bind(path: &Path) -> Result<Bound> {
+/// The right to bind a socket path: its `<socket>.lock` is held and no live service answers there.
+pub struct Claim {
+    path: PathBuf,
+    lock: crate::fs::VaultLock,
+}
+
+/// Claim `path`: create the directory 0700, take `<socket>.lock`, refuse if a live service answers there, remove a
+/// stale socket. Done before anything slow (such as `--unlock`), so a second service is refused at once.
+pub fn claim(path: &Path) -> Result<Claim> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     crate::fs::ensure_private_dir(dir)?;
     let mut lock_name = path.file_name().unwrap_or_default().to_os_string();
@@ -55,6 +62,17 @@ pub fn bind(path: &Path) -> Result<Bound> {
         },
         Err(_) => {}
     }
+    Ok(Claim { path: path.into(), lock })
+}
+
+impl Claim {
+    /// Bind the claimed path (socket 0600).
+    pub fn bind(self) -> Result<Bound> {
+        bind(&self.path, self.lock)
+    }
+}
+
+fn bind(path: &Path, lock: crate::fs::VaultLock) -> Result<Bound> {
     let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
     let bound = std::os::unix::net::UnixListener::bind(path);
     rustix::process::umask(old);

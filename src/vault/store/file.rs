@@ -62,6 +62,9 @@ impl FileStore {
 
     /// Whether a secret file exists (no passphrase needed).
     pub fn contains(&self, id: &SecretId) -> bool {
+        if id.as_str().len() > crate::secret::MAX_STORED_ID {
+            return false;
+        }
         self.path_of(id).is_file()
     }
 
@@ -149,6 +152,10 @@ impl SecretStore for FileStore {
     }
 
     fn get(&self, id: &SecretId) -> Result<Option<SecretString>> {
+        // Longer ids (valid exec ids reach 256 bytes) cannot have a file here.
+        if id.as_str().len() > crate::secret::MAX_STORED_ID {
+            return Ok(None);
+        }
         let path = self.path_of(id);
         crate::fs::check_file(&path, true)?;
         let f = match std::fs::File::open(&path) {
