@@ -6,10 +6,9 @@ use std::os::unix::process::CommandExt;
 use clawkeep::ops::profile::list;
 use clawkeep::ops::select::Want;
 use clawkeep::paths::Paths;
-use clawkeep::profiles::dotenv::env_for_provider;
-use clawkeep::protocol::wire::{Request, Response, WireError};
+use clawkeep::profiles::dotenv::{env_for_provider, valid_env_name};
+use clawkeep::protocol::wire::{Request, WireError};
 use clawkeep::secret::{ExposeSecret, SecretId, SecretString};
-use clawkeep::vault::Vault;
 use clawkeep::{Error, Result};
 
 #[derive(clap::Args)]
@@ -30,10 +29,11 @@ pub struct ExecArgs {
 }
 
 fn check_env_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit());
-    if ok { Ok(()) } else { Err(Error::InvalidInput(format!("invalid environment variable name `{name}`"))) }
+    if valid_env_name(name) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!("invalid environment variable name `{name}`")))
+    }
 }
 
 fn env_name_for(provider: &str, cred_type: &str, profile: &str) -> Result<String> {
@@ -52,7 +52,7 @@ pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimi
     }
     let agent = a.agent.id()?;
     // Opening the vault reads metadata only; the passphrase is asked for only if a secret is decrypted here.
-    let vault = if Vault::exists(paths) { Some(super::open_vault(paths)?) } else { None };
+    let vault = super::open_optional(paths)?;
     let need_vault = || vault.as_ref().ok_or_else(|| Error::NotInitialized(paths.clawkeep_dir.clone()));
     let rows = list(vault.as_ref(), paths, &agent, None)?;
     let mut client = super::service::connect(paths)?;
@@ -91,11 +91,12 @@ pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimi
                 match resp.values.as_mut().and_then(|v| v.remove(id.as_str())) {
                     Some(v) => SecretString::from(v.as_str().to_owned()),
                     None => {
-                        let e = resp.errors.and_then(|mut e| e.remove(id.as_str()));
-                        return Err(super::service::failure(Response {
-                            error: e.map(|e| WireError::new(&e.code, format!("no secret for `{}`", id.as_str()))),
-                            ..Response::ok()
-                        }));
+                        let code = resp.errors.and_then(|mut e| e.remove(id.as_str())).map(|e| e.code);
+                        let code = code.unwrap_or_else(|| clawkeep::protocol::wire::code::INTERNAL.into());
+                        return Err(super::service::wire_error(WireError::new(
+                            &code,
+                            format!("no secret for `{}`", id.as_str()),
+                        )));
                     }
                 }
             }

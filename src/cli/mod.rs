@@ -272,6 +272,11 @@ pub(crate) fn open_vault(paths: &Paths) -> Result<Vault> {
     Vault::open(paths, input::passphrase_fn())
 }
 
+/// The vault if there is one (opening reads metadata only).
+pub(crate) fn open_optional(paths: &Paths) -> Result<Option<Vault>> {
+    if Vault::exists(paths) { open_vault(paths).map(Some) } else { Ok(None) }
+}
+
 /// Parse, run, print the error once; the exit code.
 pub fn main() -> i32 {
     // Every command may handle plaintext: no core dumps, no ptrace by other processes, from the start.

@@ -8,7 +8,7 @@ use clawkeep::ops::status::{self, parse_duration_ms};
 use clawkeep::paths::Paths;
 use clawkeep::profiles::{AuthState, CredType};
 use clawkeep::secret::SecretString;
-use clawkeep::vault::{Vault, now_ms};
+use clawkeep::vault::now_ms;
 use clawkeep::{Error, Result};
 
 use super::{StoreArgs, input, output};
@@ -89,12 +89,8 @@ pub fn setup_token(paths: &Paths, a: StoreArgs) -> Result<i32> {
     })
 }
 
-fn open_optional(paths: &Paths) -> Result<Option<Vault>> {
-    if Vault::exists(paths) { super::open_vault(paths).map(Some) } else { Ok(None) }
-}
-
 pub fn list(paths: &Paths, agent: &str, provider: Option<&str>, json: bool) -> Result<i32> {
-    let vault = open_optional(paths)?;
+    let vault = super::open_optional(paths)?;
     let rows = profile::list(vault.as_ref(), paths, agent, provider)?;
     if json {
         output::json(&rows);
@@ -123,7 +119,7 @@ pub fn list(paths: &Paths, agent: &str, provider: Option<&str>, json: bool) -> R
 }
 
 pub fn status(paths: &Paths, agent: &str, check: bool, json: bool) -> Result<i32> {
-    let vault = open_optional(paths)?;
+    let vault = super::open_optional(paths)?;
     let now = now_ms();
     let rows = status::status(vault.as_ref(), paths, agent, now)?;
     let code = status::check_code(&rows);
@@ -198,7 +194,7 @@ pub fn order_get(paths: &Paths, agent: &str, provider: &str, json: bool) -> Resu
 }
 
 pub fn order_set(paths: &Paths, agent: &str, provider: &str, ids: &[String]) -> Result<i32> {
-    let mut vault = open_optional(paths)?;
+    let mut vault = super::open_optional(paths)?;
     profile::set_order(vault.as_mut(), paths, agent, provider, ids)?;
     println!("Order for {provider} (agent {agent}): {}", ids.join(" "));
     if paths.sqlite_layout(agent) {
@@ -208,7 +204,7 @@ pub fn order_set(paths: &Paths, agent: &str, provider: &str, ids: &[String]) -> 
 }
 
 pub fn order_clear(paths: &Paths, agent: &str, provider: &str) -> Result<i32> {
-    let mut vault = open_optional(paths)?;
+    let mut vault = super::open_optional(paths)?;
     if profile::clear_order(vault.as_mut(), paths, agent, provider)? {
         println!("Cleared the order override for {provider} (agent {agent})");
     } else {

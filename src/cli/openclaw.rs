@@ -100,7 +100,7 @@ pub struct MonitorArgs {
 
 pub fn monitor(paths: &Paths, a: MonitorArgs) -> Result<i32> {
     let agent = a.agent.id()?;
-    let vault = if clawkeep::vault::Vault::exists(paths) { Some(super::open_vault(paths)?) } else { None };
+    let vault = super::open_optional(paths)?;
     let now = now_ms();
     let rows = status::status(vault.as_ref(), paths, &agent, now)?;
     let code = status::check_code(&rows);
@@ -108,10 +108,11 @@ pub fn monitor(paths: &Paths, a: MonitorArgs) -> Result<i32> {
         println!("all credentials of agent {agent} are fine");
         return Ok(code);
     }
-    let due = monitor::due(paths, monitor::problems(&rows), now)?;
-    for p in monitor::problems(&rows) {
+    let problems = monitor::problems(&rows);
+    for p in &problems {
         println!("problem: {}", p.text);
     }
+    let due = monitor::due(paths, problems, now)?;
     let notify = a.notify.or_else(|| std::env::var("CLAWKEEP_NOTIFY_CMD").ok()).filter(|c| !c.trim().is_empty());
     if due.is_empty() {
         println!("already notified within the hour; not notifying again");

@@ -11,7 +11,6 @@ use clawkeep::paths::Paths;
 use clawkeep::protocol::exec::{self, ErrorEntry, MAX_REQUEST, code, parse_request};
 use clawkeep::protocol::wire;
 use clawkeep::secret::SecretId;
-use clawkeep::vault::Vault;
 use clawkeep::{Error, Result};
 
 pub fn run(paths: &Paths) -> Result<i32> {
@@ -35,7 +34,7 @@ pub fn run(paths: &Paths) -> Result<i32> {
         via_service(paths, &mut req, &mut resp);
     }
     if !req.ids.is_empty() {
-        let vault = if Vault::exists(paths) { Some(super::open_vault(paths)?) } else { None };
+        let vault = super::open_optional(paths)?;
         let direct = resolve(vault.as_ref(), &req);
         resp.values.extend(direct.values);
         resp.errors.extend(direct.errors);

@@ -6,7 +6,7 @@ use clawkeep::error::exit;
 use clawkeep::ops::status::parse_duration_ms;
 use clawkeep::paths::Paths;
 use clawkeep::protocol::client::Client;
-use clawkeep::protocol::wire::{Request, Response, ServiceStatus, WireSecret, code};
+use clawkeep::protocol::wire::{Request, Response, ServiceStatus, WireError, WireSecret, code};
 use clawkeep::service::Config;
 use clawkeep::{Error, Result};
 
@@ -84,7 +84,11 @@ fn required(paths: &Paths) -> Result<Client> {
 
 /// A failed response as an error.
 pub fn failure(resp: Response) -> Error {
-    let e = resp.error.unwrap_or_else(|| clawkeep::protocol::wire::WireError::new(code::INTERNAL, "no error given"));
+    wire_error(resp.error.unwrap_or_else(|| WireError::new(code::INTERNAL, "no error given")))
+}
+
+/// A service error code (of a request or of one id) as an error.
+pub fn wire_error(e: WireError) -> Error {
     let msg = e.message.unwrap_or_default();
     match e.code.as_str() {
         code::WRONG_PASSPHRASE => Error::WrongPassphrase,

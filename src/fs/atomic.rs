@@ -31,6 +31,13 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Serialize as 2-space JSON with a trailing newline (OpenClaw's layout) and write atomically.
+pub fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Internal(e.to_string()))?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
 /// Read a whole file (bounded), `None` when it does not exist. The buffer is zeroized on drop.
 pub fn read_optional(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>> {
     let f = match std::fs::File::open(path) {

@@ -5,7 +5,7 @@ mod lock;
 mod openclaw_lock;
 mod safe;
 
-pub use atomic::{read_optional, write_atomic};
+pub use atomic::{read_optional, write_atomic, write_json};
 pub use lock::VaultLock;
 pub use openclaw_lock::OpenClawLock;
 pub use safe::{Problem, check_dir, check_file, ensure_private_dir, euid, fix_for, inspect, repair};

@@ -74,15 +74,12 @@ pub fn due(paths: &Paths, problems: Vec<Problem>, now: i64) -> Result<Vec<Proble
 
 /// Remember that these problems were notified at `now` (and forget entries older than a day).
 pub fn mark(paths: &Paths, keys: &[String], now: i64) -> Result<()> {
-    crate::fs::ensure_private_dir(&paths.clawkeep_dir)?;
-    let _lock = crate::fs::VaultLock::acquire(&paths.clawkeep_dir.join("lock"))?;
+    let _lock = crate::fs::VaultLock::acquire(&crate::vault::VaultFiles::new(paths).lock)?;
     let mut state = load(paths)?;
     state.version = 1;
     state.notified.retain(|_, t| now - *t < 24 * RENOTIFY_MS);
     for k in keys {
         state.notified.insert(k.clone(), now);
     }
-    let mut bytes = serde_json::to_vec_pretty(&state).map_err(|e| Error::Internal(e.to_string()))?;
-    bytes.push(b'\n');
-    crate::fs::write_atomic(&paths.monitor_state(), &bytes)
+    crate::fs::write_json(&paths.monitor_state(), &state)
 }

@@ -117,8 +117,7 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
     let _oc = crate::profiles::lock_openclaw_files(paths, &c.agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(&c.agent))?;
     // openclaw.json is read (and a broken one refused) before anything is written.
-    let config_path = paths.openclaw_config();
-    let mut config = if config_path.exists() { Some(OpenClawConfig::load(&config_path)?) } else { None };
+    let mut config = OpenClawConfig::load_existing(&paths.openclaw_config())?;
     let exists = file.get(&c.profile_id).is_some() || vault.index.secrets.contains_key(id.as_str());
     if exists && !c.force {
         return Err(Error::DuplicateProfile { agent: c.agent, profile: c.profile_id });
@@ -174,8 +173,7 @@ pub fn remove(vault: &mut Vault, paths: &Paths, agent: &str, profile_id: &str) -
     let mut file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     // Every file is read (and a broken one refused) before anything is removed.
-    let config_path = paths.openclaw_config();
-    let mut config = if config_path.exists() { Some(OpenClawConfig::load(&config_path)?) } else { None };
+    let mut config = OpenClawConfig::load_existing(&paths.openclaw_config())?;
     let own = SecretId::for_profile(agent, profile_id)?;
     let referenced = file
         .get(profile_id)

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::fs::VaultLock;
 use crate::paths::Paths;
-use crate::vault::now_ms;
+use crate::vault::{VaultFiles, now_ms};
 
 /// One session's pin.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -74,8 +74,7 @@ pub fn pin_of(paths: &Paths, session: &str) -> Result<Option<Pin>> {
 /// Set (`Some`) or clear (`None`) a session's pin.
 pub fn set_pin(paths: &Paths, session: &str, pin: Option<Pin>) -> Result<()> {
     check_session_id(session)?;
-    crate::fs::ensure_private_dir(&paths.clawkeep_dir)?;
-    let _lock = VaultLock::acquire(&paths.clawkeep_dir.join("lock"))?;
+    let _lock = VaultLock::acquire(&VaultFiles::new(paths).lock)?;
     let mut all = load(paths)?;
     match pin {
         Some(mut p) => {
@@ -86,7 +85,5 @@ pub fn set_pin(paths: &Paths, session: &str, pin: Option<Pin>) -> Result<()> {
             all.sessions.remove(session);
         }
     }
-    let mut bytes = serde_json::to_vec_pretty(&all).map_err(|e| Error::Internal(e.to_string()))?;
-    bytes.push(b'\n');
-    crate::fs::write_atomic(&paths.sessions(), &bytes)
+    crate::fs::write_json(&paths.sessions(), &all)
 }

@@ -72,7 +72,7 @@ pub fn wire(config_path: &Path, command: &Path, extra_env: &[String], dry_run: b
         .ok_or_else(|| Error::InvalidInput(format!("{}: the binary path is not valid UTF-8", command.display())))?;
     let mut pass_env: Vec<String> = PASS_ENV.iter().map(|s| s.to_string()).collect();
     for e in extra_env {
-        if e.is_empty() || !e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if !crate::profiles::dotenv::valid_env_name(e) {
             return Err(Error::InvalidInput(format!("--pass-env: invalid variable name `{e}`")));
         }
         if !pass_env.contains(e) {

@@ -31,6 +31,13 @@ pub fn env_for_provider(provider: &str) -> Option<&'static str> {
     PROVIDER_ENV.iter().find(|(_, p)| *p == provider).map(|(n, _)| *n)
 }
 
+/// Whether `name` is a usable environment variable name: letters, digits and `_`, not starting with a digit.
+pub fn valid_env_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+}
+
 /// One provider key found in the file.
 pub struct EnvKey {
     /// Line number (0-based) in the file.

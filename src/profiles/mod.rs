@@ -61,10 +61,8 @@ pub(crate) fn check_version(path: &Path, doc: &Map<String, Value>, allow_missing
 
 /// Serialize with OpenClaw's layout (2-space indent, trailing newline) and write atomically.
 pub(crate) fn write_object(path: &Path, doc: &Map<String, Value>) -> Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(doc).map_err(|e| Error::Internal(e.to_string()))?;
-    bytes.push(b'\n');
     if let Some(dir) = path.parent() {
         crate::fs::ensure_private_dir(dir)?;
     }
-    crate::fs::write_atomic(path, &bytes)
+    crate::fs::write_json(path, doc)
 }

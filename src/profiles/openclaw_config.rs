@@ -41,6 +41,11 @@ impl OpenClawConfig {
         Ok(OpenClawConfig { path: path.into(), doc, original: Some(bytes.to_vec()) })
     }
 
+    /// Load only if the file exists (a broken one is still an error).
+    pub fn load_existing(path: &Path) -> Result<Option<OpenClawConfig>> {
+        if path.exists() { OpenClawConfig::load(path).map(Some) } else { Ok(None) }
+    }
+
     /// Whether the original used JSON5 syntax (comments, unquoted keys…) that a rewrite turns into plain JSON.
     pub fn is_json5_only(&self) -> bool {
         self.original.as_ref().is_some_and(|b| serde_json::from_slice::<Value>(b).is_err())
@@ -105,16 +110,9 @@ impl OpenClawConfig {
         self.path.with_file_name(name)
     }
 
-    /// The document as written (2-space JSON, trailing newline).
-    pub fn render(&self) -> Result<Vec<u8>> {
-        let mut bytes = serde_json::to_vec_pretty(&self.doc).map_err(|e| Error::Internal(e.to_string()))?;
-        bytes.push(b'\n');
-        Ok(bytes)
-    }
-
-    /// Back up the original bytes (0600, beside the file), then write atomically. Returns the backup path.
+    /// Back up the original bytes (0600, beside the file), then write atomically (2-space JSON, trailing newline).
+    /// Returns the backup path.
     pub fn save(&self) -> Result<Option<PathBuf>> {
-        let bytes = self.render()?;
         let backup = match &self.original {
             Some(orig) => {
                 let b = self.backup_path();
@@ -126,7 +124,7 @@ impl OpenClawConfig {
         if let Some(dir) = self.path.parent() {
             crate::fs::ensure_private_dir(dir)?;
         }
-        crate::fs::write_atomic(&self.path, &bytes)?;
+        crate::fs::write_json(&self.path, &self.doc)?;
         Ok(backup)
     }
 }

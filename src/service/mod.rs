@@ -80,13 +80,14 @@ async fn serve(paths: Paths, config: Config, unlock: Option<SecretString>) -> Re
             .map_err(|e| Error::Internal(e.to_string()))??;
     }
     let bound = claim.bind()?;
+    let st = state.status();
     log(format_args!(
         "listening on {} (pid {}, backend {}, {}, serving uid {}{})",
         config.socket.display(),
         std::process::id(),
-        state.backend(),
-        if state.is_unlocked() { "unlocked" } else { "locked" },
-        crate::fs::euid(),
+        st.backend,
+        if st.unlocked { "unlocked" } else { "locked" },
+        state.own_uid(),
         if config.allow_root { " and root" } else { "" }
     ));
     let slots = Arc::new(tokio::sync::Semaphore::new(config.max_clients));

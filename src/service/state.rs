@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::Config;
 use crate::paths::Paths;
 use crate::protocol::wire::ServiceStatus;
-use crate::vault::{SharedIdentity, Vault, VaultConfig, now_ms};
+use crate::vault::{SharedIdentity, Vault, VaultConfig, VaultFiles, now_ms};
 
 /// Deadlines are checked on both clocks: the monotonic one (immune to clock changes) and the wall clock (which, unlike
 /// the monotonic clock, counts time spent suspended).
@@ -71,18 +71,12 @@ impl State {
 
     /// The vault's backend as configured (`none` without a vault).
     pub fn backend(&self) -> String {
-        let cfg = self.paths.clawkeep_dir.join("vault.json");
-        crate::fs::read_optional(&cfg)
+        crate::fs::read_optional(&VaultFiles::new(&self.paths).config)
             .ok()
             .flatten()
             .and_then(|b| serde_json::from_slice::<VaultConfig>(&b).ok())
             .map(|c| c.backend.to_string())
             .unwrap_or_else(|| "none".into())
-    }
-
-    /// Whether secrets can be read without a passphrase (identity held, or a keychain backend).
-    pub fn is_unlocked(&self) -> bool {
-        self.slot().is_some() || !matches!(self.backend().as_str(), "file" | "none")
     }
 
     /// The identity for a request, if unlocked and not expired; counts as use for the idle timer.

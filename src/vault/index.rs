@@ -103,9 +103,7 @@ impl Index {
 
     /// Write atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::Internal(e.to_string()))?;
-        bytes.push(b'\n');
-        crate::fs::write_atomic(path, &bytes)
+        crate::fs::write_json(path, self)
     }
 
     /// Profile entries of one agent.

@@ -109,13 +109,13 @@ impl Vault {
         if backend == Backend::File {
             let pass = passphrase.ok_or_else(|| Error::Internal("file backend needs a passphrase".into()))?;
             let (wrapped, _identity) = WrappedIdentity::generate(pass)?;
-            write_json(&files.identity, &wrapped)?;
+            crate::fs::write_json(&files.identity, &wrapped)?;
             crate::fs::ensure_private_dir(&files.secrets)?;
         }
         if !files.index.exists() {
             Index::default().save(&files.index)?;
         }
-        write_json(&files.config, &VaultConfig { version: 1, backend, created: now_ms() })
+        crate::fs::write_json(&files.config, &VaultConfig { version: 1, backend, created: now_ms() })
     }
 
     /// Open the vault. The passphrase function is only called if a secret must be decrypted.
@@ -265,17 +265,11 @@ impl Vault {
         let _lock = VaultLock::acquire(&self.files.lock)?;
         let identity = f.unlock()?;
         let wrapped = identity::wrap(identity, new)?;
-        write_json(&self.files.identity, &wrapped)
+        crate::fs::write_json(&self.files.identity, &wrapped)
     }
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(path: &std::path::Path, raw: &[u8]) -> Result<T> {
     let v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| Error::json(path, &e))?;
     serde_json::from_value(v).map_err(|e| Error::Corrupt { path: path.into(), what: format!("its content ({e})") })
-}
-
-fn write_json<T: Serialize>(path: &std::path::Path, v: &T) -> Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(v).map_err(|e| Error::Internal(e.to_string()))?;
-    bytes.push(b'\n');
-    crate::fs::write_atomic(path, &bytes)
 }
