@@ -366,3 +366,55 @@ fn a_profile_id_too_long_for_the_store_is_refused_up_front() {
     let o = env.run(&["resolve"], &req);
     assert!(o.stdout.contains("NOT_FOUND"), "{o:?}");
 }
+
+#[test]
+fn bad_service_flags_and_broken_state_files_are_refused_with_nothing_changed() {
+    let env = with_key();
+    let sock = env.dir.path().join("run").join("agent.sock");
+    let run = |args: &[&str]| {
+        let mut c = env.cmd(args);
+        c.env("CLAWKEEP_SOCKET", &sock);
+        common::run_cmd(&mut c, "")
+    };
+    let before = env.snapshot();
+    for (args, code, needle) in [
+        (&["serve", "--ttl", "0"][..], 65, "--ttl"),
+        (&["serve", "--idle-timeout", "soon"], 65, "--idle-timeout"),
+        (&["serve", "--client-timeout=-1s"], 65, "--client-timeout"),
+        (&["unlock", "--ttl", "forever"], 65, "--ttl"),
+        (&["unlock"], 81, "no vault service is running"),
+        (&["lock"], 81, "no vault service is running"),
+        (&["status"], 81, "no vault service is running"),
+    ] {
+        let o = run(args);
+        assert_eq!(o.code, code, "{args:?}: {o:?}");
+        assert!(o.stderr.contains(needle), "{args:?}: {o:?}");
+    }
+    let mut c = env.cmd(&["serve", "--unlock"]);
+    c.env("CLAWKEEP_SOCKET", &sock).env_remove("CLAWKEEP_PASSPHRASE_FILE");
+    let o = common::run_cmd(&mut c, "");
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("CLAWKEEP_PASSPHRASE_FILE"), "{o:?}");
+    assert!(!sock.exists(), "no socket left behind");
+    assert_eq!(before, env.snapshot());
+
+    // Broken sessions.json / monitor.json: named, exit 65, left as they were.
+    let sessions = env.ck().join("sessions.json");
+    write_private(&sessions, "{\"version\":1,\"sessions\":");
+    let o = env.run(&["model-command", "--session", "s", "/model opus@anthropic:default"], "");
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("sessions.json"), "{o:?}");
+    assert_eq!(std::fs::read_to_string(&sessions).unwrap(), "{\"version\":1,\"sessions\":");
+    let o = env
+        .run(&["models", "auth", "paste-token", "--provider", "anthropic", "--expires-in", "1h"], &setup_token("BAD"));
+    assert_eq!(o.code, 0, "{o:?}");
+    let monitor = env.ck().join("monitor.json");
+    for bad in ["not json", "{\"version\":2,\"notified\":{}}"] {
+        write_private(&monitor, bad);
+        let o = env.run(&["monitor", "--notify", "true"], "");
+        assert_eq!(o.code, 65, "{bad}: {o:?}");
+        assert!(o.stderr.contains("monitor.json"), "{o:?}");
+        assert_eq!(std::fs::read_to_string(&monitor).unwrap(), bad);
+        assert!(!o.stdout.contains("BAD") && !o.stderr.contains("BAD"));
+    }
+}
