@@ -221,7 +221,7 @@ pub fn select(vault: &Vault, paths: &Paths, want: Want<'_>) -> Result<Selected> 
             None => format!("no usable profile for provider `{provider}` (agent `{agent}`)"),
         };
         if cleared {
-            save_state(paths, agent, &state)?;
+            state.save()?;
         }
         return Err(Error::NotFound(msg));
     };
@@ -232,7 +232,7 @@ pub fn select(vault: &Vault, paths: &Paths, want: Want<'_>) -> Result<Selected> 
     let mut stats = state.usage(&profile);
     stats.insert("lastUsed".into(), json!(now));
     state.set_usage(&profile, stats);
-    save_state(paths, agent, &state)?;
+    state.save()?;
     Ok(Selected { profile, secret_id, cred_type, secret, plan })
 }
 
@@ -278,14 +278,10 @@ pub fn report(vault: &Vault, paths: &Paths, agent: &str, profile: &str, reason: 
         disabled_until: stats.get("disabledUntil").and_then(Value::as_i64),
     };
     state.set_usage(profile, stats);
-    save_state(paths, agent, &state)?;
+    state.save()?;
     Ok(usage)
 }
 
-fn save_state(paths: &Paths, agent: &str, state: &AuthState) -> Result<()> {
-    crate::fs::ensure_private_dir(&paths.agent_dir(agent))?;
-    state.save()
-}
 
 #[cfg(test)]
 mod tests {
