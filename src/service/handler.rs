@@ -53,7 +53,6 @@ pub fn handle(state: &State, req: Request, peer: &Peer) -> Response {
         let c = match &e {
             Error::InvalidInput(_) => code::INVALID,
             Error::WrongPassphrase if op == "unlock" => code::WRONG_PASSPHRASE,
-            Error::Service(_) if op == "unlock" => code::LOCKED,
             Error::NotFound(_) if op == "select" => code::NO_PROFILE,
             e => code_for(e),
         };
@@ -72,7 +71,8 @@ pub fn unlock(state: &State, pass: SecretString, ttl: Option<Duration>) -> Resul
     if let Some(identity) = vault.unlocked_identity()?
         && !state.set_unlocked(identity, ttl, epoch)
     {
-        return Err(Error::Service("the service was locked while this unlock was running; unlock again".into()));
+        // A lock (or expiry, or shutdown) overtook this unlock: it stays locked.
+        return Err(Error::VaultLocked);
     }
     Ok(())
 }
