@@ -282,7 +282,6 @@ pub fn report(vault: &Vault, paths: &Paths, agent: &str, profile: &str, reason: 
     Ok(usage)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
