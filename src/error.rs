@@ -88,6 +88,8 @@ pub enum Error {
     WrongPassphrase,
     #[error("{path}: {what} is corrupted or truncated")]
     Corrupt { path: PathBuf, what: String },
+    #[error("{path}: larger than {limit} bytes, more than any file clawkeep or OpenClaw writes")]
+    TooLarge { path: PathBuf, limit: u64 },
     #[error("{path}: {problem}")]
     Insecure { path: PathBuf, problem: String, fix: String },
     #[error("{0} needs an interactive terminal, and there is none")]
@@ -130,7 +132,7 @@ impl Error {
             Keychain(KeychainProblem::Locked) | VaultLocked => exit::KEYCHAIN_LOCKED,
             Keychain(_) => exit::KEYCHAIN_UNAVAILABLE,
             WrongPassphrase => exit::WRONG_PASSPHRASE,
-            Corrupt { .. } => exit::CORRUPT,
+            Corrupt { .. } | TooLarge { .. } => exit::CORRUPT,
             Insecure { .. } => exit::INSECURE,
             NeedsTty(_) => exit::NEEDS_TTY,
             External(_) => exit::EXTERNAL,
@@ -173,6 +175,7 @@ impl Error {
             Keychain(KeychainProblem::Other(_)) => "run `clawkeep doctor` for details".into(),
             WrongPassphrase => "nothing was changed; check CLAWKEEP_PASSPHRASE_FILE or retype the passphrase".into(),
             Corrupt { .. } => "restore the file from a backup, or remove the profile and store the secret again".into(),
+            TooLarge { .. } => "check that the path names the file you meant; nothing was read or changed".into(),
             Insecure { fix, .. } => fix.clone(),
             VaultLocked => "run `clawkeep unlock` (or start the service with `clawkeep serve --unlock`)".into(),
             Service(_) => "check the service with `clawkeep status`; start it with `clawkeep serve`".into(),

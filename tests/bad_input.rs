@@ -1,5 +1,6 @@
 //! Bad input as data: each case sets up a state, runs one command, and checks the exit code, the message, and that
 //! every file the user had is byte-identical afterwards.
+#![allow(clippy::disallowed_methods)] // tests read their fixtures directly
 
 mod common;
 use std::os::unix::fs::PermissionsExt;

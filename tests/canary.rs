@@ -1,5 +1,6 @@
 //! A recognisable fake secret goes through every command; it must appear in no stdout (except `get`, whose job it
 //! is), no stderr, and no file under the state dir except inside the encrypted store.
+#![allow(clippy::disallowed_methods)] // tests read their fixtures directly
 
 mod common;
 use common::*;

@@ -1,4 +1,5 @@
 //! `exec`, `model-command`, `openclaw wire`, openclaw.json profile metadata and the auth monitor with its unit.
+#![allow(clippy::disallowed_methods)] // tests read their fixtures directly
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! `doctor`: what it finds, what `--fix` repairs, and its exit code.
+#![allow(clippy::disallowed_methods)] // tests read their fixtures directly
 
 mod common;
 use std::os::unix::fs::PermissionsExt;

@@ -1,4 +1,5 @@
 //! `migrate`: every plaintext source, dry run, OAuth left alone, undo, and refusal when files changed since.
+#![allow(clippy::disallowed_methods)] // tests read their fixtures directly
 
 mod common;
 use common::*;

@@ -1,4 +1,5 @@
 //! Storing, listing, reading, removing and ordering profiles through the real binary (file store).
+#![allow(clippy::disallowed_methods)] // tests read their fixtures directly
 
 mod common;
 use common::*;

@@ -1,6 +1,7 @@
 //! The keychain backends against the real thing: gnome-keyring's Secret Service on a private D-Bus, and the kernel
 //! keyring in a named session keyring. Skipped loudly when the programs are missing; CI sets
 //! CLAWKEEP_REQUIRE_REAL_KEYCHAIN=1 so they fail instead.
+#![allow(clippy::disallowed_methods)] // tests read their fixtures directly
 
 mod common;
 use common::*;

@@ -1,4 +1,5 @@
 //! `clawkeep resolve`: OpenClaw's exec SecretRef provider protocol v1, straight from the store.
+#![allow(clippy::disallowed_methods)] // tests read their fixtures directly
 
 mod common;
 use common::*;

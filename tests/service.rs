@@ -1,4 +1,5 @@
 //! The vault service from the outside: the real binary serving a real socket, driven by the CLI and by raw frames.
+#![allow(clippy::disallowed_methods)] // tests read their fixtures directly
 
 mod common;
 
@@ -263,8 +264,9 @@ fn is_root() -> bool {
     clawkeep::fs::euid() == 0
 }
 
-/// `setpriv` to uid/gid 65534 (nobody). This machine's `/` is 0700, so the process keeps CAP_DAC_OVERRIDE and
-/// CAP_DAC_READ_SEARCH (ambient) to reach its binary and libraries; that also lets it past the socket's 0600 mode,
+/// `setpriv` to uid/gid 65534 (nobody). The service socket lies in a root-owned 0700 temp dir, so the process keeps
+/// CAP_DAC_OVERRIDE and
+/// CAP_DAC_READ_SEARCH (ambient) to reach the socket through that dir and past the socket's 0600 mode,
 /// which is exactly the peer the SO_PEERCRED check must stop.
 fn as_nobody(program: &Path) -> Command {
     let mut c = Command::new("setpriv");

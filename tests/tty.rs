@@ -1,4 +1,5 @@
 //! Commands that need a terminal, driven through a real pseudo-terminal (`script` from util-linux).
+#![allow(clippy::disallowed_methods)] // tests read their fixtures directly
 
 mod common;
 use std::os::unix::fs::PermissionsExt;

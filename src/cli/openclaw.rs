@@ -122,7 +122,10 @@ pub fn monitor(paths: &Paths, a: MonitorArgs) -> Result<i32> {
         eprintln!("clawkeep: no notify command (--notify or CLAWKEEP_NOTIFY_CMD); problems only logged");
         return Ok(code);
     };
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_string();
+    let host = clawkeep::fs::read_proc(std::path::Path::new("/proc/sys/kernel/hostname"))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let lines: Vec<String> = due.iter().map(|p| p.text.clone()).collect();
     let message = format!("clawkeep on {}: {}", if host.is_empty() { "this host" } else { &host }, lines.join("; "));
     let mut child = std::process::Command::new("sh")

@@ -1,15 +1,10 @@
-//! Atomic writes (temp file in the same directory, fsync, rename, fsync the directory) and bounded reads.
+//! Atomic writes (temp file in the same directory, fsync, rename, fsync the directory).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use zeroize::Zeroizing;
-
 use crate::error::{Error, Result};
-
-/// Largest file clawkeep reads (OpenClaw's files and its own are far smaller).
-pub const MAX_FILE: u64 = 16 * 1024 * 1024;
 
 /// Write `data` to `path` atomically with mode 0600. The previous content stays intact on any failure.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
@@ -25,6 +20,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     tmp.write_all(data).map_err(|e| Error::io(path, "writing", e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, "syncing", e))?;
     tmp.persist(path).map_err(|e| Error::io(path, "replacing", e.error))?;
+    #[allow(clippy::disallowed_methods)] // a directory handle, opened only to fsync it
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
@@ -36,21 +32,4 @@ pub fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> Resul
     let mut bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Internal(e.to_string()))?;
     bytes.push(b'\n');
     write_atomic(path, &bytes)
-}
-
-/// Read a whole file (bounded), `None` when it does not exist. The buffer is zeroized on drop.
-pub fn read_optional(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>> {
-    let f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, "reading", e)),
-    };
-    // Sized from the file's length so reading does not grow (and free unzeroed copies of) the buffer.
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0).min(MAX_FILE + 1);
-    let mut buf = Zeroizing::new(Vec::with_capacity(len as usize + 1));
-    f.take(MAX_FILE + 1).read_to_end(&mut buf).map_err(|e| Error::io(path, "reading", e))?;
-    if buf.len() as u64 > MAX_FILE {
-        return Err(Error::Corrupt { path: path.into(), what: format!("the file (larger than {MAX_FILE} bytes)") });
-    }
-    Ok(Some(buf))
 }

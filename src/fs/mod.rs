@@ -1,11 +1,16 @@
-//! Safe files. Only this module writes files: permission and ownership checks, atomic writes, the vault lock.
+//! Safe files. Only this module writes or opens files: the one checked read (`read`), permission and ownership checks, atomic writes, the vault lock.
 
 mod atomic;
+// The lock files are opened for writing (and OpenClaw's read for its owner pid): not secret reads.
+#[allow(clippy::disallowed_methods)]
 mod lock;
+#[allow(clippy::disallowed_methods)]
 mod openclaw_lock;
+mod read;
 mod safe;
 
-pub use atomic::{read_optional, write_atomic, write_json};
+pub use atomic::{write_atomic, write_json};
 pub use lock::VaultLock;
 pub use openclaw_lock::OpenClawLock;
+pub use read::{MAX_FILE, open_checked, read_optional, read_private, read_proc};
 pub use safe::{Problem, check_dir, check_file, ensure_private_dir, euid, fix_for, inspect, repair};

@@ -14,12 +14,12 @@ pub enum Problem {
     HardLinked(u64),
     /// Group- or world-writable (mode given).
     Writable(u32),
-    /// Readable by group or others (mode given); only reported for files that hold data.
+    /// Any group/other permission bit (mode given); only reported for private files.
     Readable(u32),
     /// Owned by another uid.
     Owner(u32),
-    /// Not the expected kind (file vs directory).
-    WrongKind,
+    /// Not the expected kind: a directory where a file belongs, a FIFO, socket or device (what it is).
+    WrongKind(&'static str),
 }
 
 impl Problem {
@@ -29,9 +29,10 @@ impl Problem {
             Problem::Symlink => "is a symbolic link".into(),
             Problem::HardLinked(n) => format!("has {n} hard links"),
             Problem::Writable(m) => format!("is group/world-writable (mode {:o})", m & 0o7777),
-            Problem::Readable(m) => format!("is readable by group/others (mode {:o})", m & 0o7777),
+            Problem::Readable(m) if m & 0o044 != 0 => format!("is readable by group/others (mode {:o})", m & 0o7777),
+            Problem::Readable(m) => format!("gives group/others access (mode {:o})", m & 0o7777),
             Problem::Owner(uid) => format!("is owned by uid {uid}, not by you (uid {})", euid()),
-            Problem::WrongKind => "is not the expected kind of file".into(),
+            Problem::WrongKind(what) => format!("is {what}"),
         }
     }
     /// Whether `doctor --fix` can repair it by chmod alone.
@@ -52,14 +53,19 @@ pub fn inspect(path: &Path, dir: bool) -> Result<Option<Vec<Problem>>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io(path, "inspecting", e)),
     };
+    if md.file_type().is_symlink() {
+        return Ok(Some(vec![Problem::Symlink]));
+    }
+    Ok(Some(problems_of(&md, dir, true)))
+}
+
+/// What is wrong with a file or directory's metadata. `private` files may have no group/other bit at all;
+/// others may be group/world-readable.
+pub(super) fn problems_of(md: &std::fs::Metadata, dir: bool, private: bool) -> Vec<Problem> {
     let mut out = Vec::new();
     let ft = md.file_type();
-    if ft.is_symlink() {
-        out.push(Problem::Symlink);
-        return Ok(Some(out));
-    }
-    if dir != ft.is_dir() || (!dir && !ft.is_file()) {
-        out.push(Problem::WrongKind);
+    if (dir && !ft.is_dir()) || (!dir && !ft.is_file()) {
+        out.push(Problem::WrongKind(kind_of(ft)));
     }
     if md.uid() != euid() {
         out.push(Problem::Owner(md.uid()));
@@ -67,13 +73,31 @@ pub fn inspect(path: &Path, dir: bool) -> Result<Option<Vec<Problem>>> {
     let mode = md.mode();
     if mode & 0o022 != 0 {
         out.push(Problem::Writable(mode));
-    } else if !dir && mode & 0o044 != 0 {
+    } else if !dir && private && mode & 0o077 != 0 {
         out.push(Problem::Readable(mode));
     }
-    if !dir && md.nlink() > 1 {
+    // A directory's link count is its subdirectories, not hard links.
+    if ft.is_file() && md.nlink() > 1 {
         out.push(Problem::HardLinked(md.nlink()));
     }
-    Ok(Some(out))
+    out
+}
+
+fn kind_of(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_dir() {
+        "a directory, not a regular file"
+    } else if ft.is_fifo() {
+        "a FIFO (named pipe), not a regular file"
+    } else if ft.is_socket() {
+        "a socket, not a regular file"
+    } else if ft.is_char_device() || ft.is_block_device() {
+        "a device, not a regular file"
+    } else if ft.is_file() {
+        "a regular file, not a directory"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// How to repair `problems` on `path`, in words a user can act on.
@@ -81,6 +105,11 @@ pub fn fix_for(path: &Path, problems: &[Problem], dir: bool) -> String {
     let p = path.display();
     if problems.contains(&Problem::Symlink) {
         format!("replace the symlink {p} with the real {}", if dir { "directory" } else { "file" })
+    } else if problems.iter().any(|x| matches!(x, Problem::WrongKind(_))) {
+        format!(
+            "{p} must be a {}: point clawkeep at the right path, or move what is there aside",
+            if dir { "directory" } else { "regular file" }
+        )
     } else if problems.iter().any(|x| matches!(x, Problem::Owner(_))) {
         format!("make it yours: `chown $(id -u) {p}` (as root), or point OPENCLAW_STATE_DIR/CLAWKEEP_DIR elsewhere")
     } else if problems.iter().any(|x| matches!(x, Problem::HardLinked(_))) {
@@ -90,13 +119,13 @@ pub fn fix_for(path: &Path, problems: &[Problem], dir: bool) -> String {
     }
 }
 
-fn refuse(path: &Path, problems: &[Problem], dir: bool) -> Error {
+pub(super) fn refuse(path: &Path, problems: &[Problem], dir: bool) -> Error {
     let problem = problems.iter().map(Problem::describe).collect::<Vec<_>>().join(", ");
     Error::Insecure { path: path.to_path_buf(), problem, fix: fix_for(path, problems, dir) }
 }
 
-/// Refuse a file that is a symlink, hard-linked, group/world-writable or foreign-owned. Missing is fine.
-/// Group/world-readable files are refused too when `private` (files that hold secret-related data).
+/// Refuse a file that is a symlink, not a regular file, hard-linked, group/world-writable or foreign-owned. Missing
+/// is fine. Any group/other permission bit is refused too when `private` (files that hold secret-related data).
 pub fn check_file(path: &Path, private: bool) -> Result<()> {
     if let Some(problems) = inspect(path, false)? {
         let bad: Vec<_> = problems.into_iter().filter(|p| private || !matches!(p, Problem::Readable(_))).collect();

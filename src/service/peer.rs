@@ -16,7 +16,7 @@ impl Peer {
     pub fn of(stream: &tokio::net::UnixStream) -> std::io::Result<Peer> {
         let cred = stream.peer_cred()?;
         let pid = cred.pid().unwrap_or(0);
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        let comm = crate::fs::read_proc(std::path::Path::new(&format!("/proc/{pid}/comm")))
             .map(|s| s.trim().chars().filter(|c| !c.is_control()).take(32).collect())
             .unwrap_or_default();
         Ok(Peer { uid: cred.uid(), pid, comm })

@@ -132,13 +132,26 @@ pub fn run_cmd(c: &mut Command, stdin: &str) -> Out {
     }
 }
 
+/// Write a 0600 file, creating missing parent directories with mode 0700. Existing directories are made 0700 only
+/// when they lie strictly inside the system temp dir (a test's own temp dir): never `/`, `/tmp` or `$HOME`.
 pub fn write_private(path: &Path, content: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    for d in path.ancestors().skip(1).take(4) {
+    use std::os::unix::fs::DirBuilderExt;
+    let parent = path.parent().unwrap();
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent).unwrap();
+    for d in path.ancestors().skip(1) {
+        if !inside_temp_dir(d) {
+            break;
+        }
         let _ = std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700));
     }
     std::fs::write(path, content).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// Whether `p` lies strictly below the system temp dir, at least two levels down (`/tmp/.tmpXXXX/...`).
+pub fn inside_temp_dir(p: &Path) -> bool {
+    let tmp = std::env::temp_dir();
+    p.strip_prefix(&tmp).is_ok_and(|rest| rest.components().count() >= 2)
 }
 
 pub fn json(path: &Path) -> serde_json::Value {

@@ -157,12 +157,7 @@ impl SecretStore for FileStore {
             return Ok(None);
         }
         let path = self.path_of(id);
-        crate::fs::check_file(&path, true)?;
-        let f = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(&path, "reading", e)),
-        };
+        let Some((f, _)) = crate::fs::open_checked(&path, true)? else { return Ok(None) };
         let mut ct = Vec::new();
         f.take(MAX_AGE_FILE).read_to_end(&mut ct).map_err(|e| Error::io(&path, "reading", e))?;
         let pt = self.decrypt(&ct, &path)?;
