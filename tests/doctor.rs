@@ -126,3 +126,69 @@ fn fix_removes_openclaw_archives_that_hold_only_references() {
     assert!(!refs_only.exists(), "the references-only archive is removed");
     assert!(plain.exists(), "an archive with plaintext is never deleted by clawkeep");
 }
+
+fn mode_of(p: &std::path::Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn fix_never_chmods_a_shared_sticky_or_home_directory() {
+    // A sticky, world-writable state dir (like /tmp) with no vault: reported, never changed.
+    let mut env = Env::new();
+    let shared = env.dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    env.state = shared.clone();
+    let o = env.run(&["doctor", "--fix", "--json"], "");
+    assert_eq!(mode_of(&shared), 0o1777, "doctor --fix changed a sticky shared dir: {o:?}");
+    assert_ne!(o.code, 0);
+    assert!(o.stdout.contains("shared or system directory"), "{o:?}");
+    // The state dir is $HOME, group-writable: reported, never changed.
+    let mut env = Env::new();
+    std::fs::set_permissions(&env.home, std::fs::Permissions::from_mode(0o775)).unwrap();
+    env.state = env.home.clone();
+    let o = env.run(&["doctor", "--fix", "--json"], "");
+    assert_eq!(mode_of(&env.home), 0o775, "doctor --fix changed $HOME: {o:?}");
+    // A state dir with OpenClaw's files is OpenClaw's: repaired.
+    let env = Env::new();
+    write_private(&env.state.join("openclaw.json"), "{}\n");
+    std::fs::set_permissions(&env.state, std::fs::Permissions::from_mode(0o775)).unwrap();
+    let o = env.run(&["doctor", "--fix", "--json"], "");
+    assert_eq!(mode_of(&env.state), 0o700, "{o:?}");
+}
+
+#[test]
+fn sessions_and_monitor_state_are_checked_and_fixed() {
+    let env = Env::new();
+    env.init_file();
+    env.run(&["models", "auth", "add", "--provider", "openai"], "sk-1");
+    for name in ["sessions.json", "monitor.json"] {
+        let p = env.ck().join(name);
+        std::fs::write(&p, "{\"version\":1}\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let o = env.run(&["doctor", "--json"], "");
+    assert_eq!(o.code, 1, "{o:?}");
+    for name in ["sessions.json", "monitor.json"] {
+        assert!(o.stdout.contains(name), "{name} not reported: {o:?}");
+    }
+    let o = env.run(&["doctor", "--fix"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    for name in ["sessions.json", "monitor.json"] {
+        assert_eq!(mode_of(&env.ck().join(name)), 0o600);
+    }
+}
+
+#[test]
+fn an_unopenable_vault_reports_unchecked_references_not_missing_ones() {
+    let env = Env::new();
+    env.init_file();
+    env.run(&["models", "auth", "add", "--provider", "openai"], "sk-1");
+    env.run(&["models", "auth", "add", "--provider", "anthropic"], "sk-ant-api03-x");
+    std::fs::set_permissions(env.ck().join("index.json"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = env.run(&["doctor", "--json"], "");
+    let c = codes(&o);
+    assert!(!c.contains(&"REF_MISSING".to_string()), "intact keys reported missing: {o:?}");
+    assert!(c.contains(&"REFS_UNCHECKED".to_string()), "{o:?}");
+    assert!(o.stdout.contains("openai:default") && o.stdout.contains("anthropic:default"), "{o:?}");
+}

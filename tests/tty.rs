@@ -87,3 +87,33 @@ fn setup_token_without_claude_or_with_a_failing_claude_stores_nothing() {
     assert!(o.stdout.contains("`claude setup-token` failed"), "{o:?}");
     assert_eq!(env.snapshot(), before);
 }
+
+#[test]
+fn onboard_asks_then_reads_each_key_so_a_quick_paste_is_stored_whole() {
+    let env = Env::new();
+    env.init_file();
+    let key = "sk-ant-api03-ONBOARD-0123456789abcdefABCDEF";
+    // "y", the key at once, then "n" to the three other providers: all typed before any prompt is drawn.
+    let Some(o) = on_tty(&env, "onboard", &format!("y\r{key}\rn\rn\rn\r"), 1500) else { return };
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(!o.stdout.contains(key), "the key must not be echoed: {o:?}");
+    assert!(o.stdout.contains("stored anthropic:default") && o.stdout.contains("characters, sha256"), "{o:?}");
+    assert_eq!(env.run(&["get", "anthropic:default"], "").stdout, format!("{key}\n"));
+}
+
+#[test]
+fn onboard_non_interactive_never_prompts_on_a_terminal() {
+    let mut env = Env::new();
+    env.extra_env.push(("CLAWKEEP_PASSPHRASE_FILE".into(), String::new()));
+    let Some(o) = on_tty(&env, "onboard --non-interactive --backend file --provider openai", "", 0) else { return };
+    assert_eq!(o.code, 78, "{o:?}");
+    assert!(!o.stdout.contains("passphrase:") && !o.stdout.contains("Paste"), "it prompted: {o:?}");
+    // With the passphrase from its file, the key is still not read from the terminal.
+    env.extra_env.clear();
+    let Some(o) = on_tty(&env, "onboard --non-interactive --backend file --provider openai", "sk-typed\r", 500) else {
+        return;
+    };
+    assert_eq!(o.code, 78, "{o:?}");
+    assert!(o.stdout.contains("pipe it in"), "{o:?}");
+    assert_ne!(env.run(&["get", "openai:default"], "").code, 0);
+}

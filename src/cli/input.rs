@@ -15,9 +15,17 @@ pub const NEW_PASSPHRASE_FILE: &str = "CLAWKEEP_NEW_PASSPHRASE_FILE";
 /// Shortest passphrase accepted for a new file store.
 pub const MIN_PASSPHRASE: usize = 8;
 
-/// Whether we may prompt: stdin is a terminal.
+static NO_PROMPTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Never prompt in this process (`onboard --non-interactive`): passphrases come from their files, secrets from a
+/// piped stdin, and a terminal on stdin is refused instead of read.
+pub fn forbid_prompts() {
+    NO_PROMPTS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether we may prompt: stdin is a terminal and prompts are not forbidden.
 pub fn interactive() -> bool {
-    std::io::stdin().is_terminal()
+    !NO_PROMPTS.load(std::sync::atomic::Ordering::Relaxed) && std::io::stdin().is_terminal()
 }
 
 /// Read a secret: prompt without echo on a TTY, else all of stdin. Whitespace is stripped.
@@ -27,6 +35,11 @@ pub fn read_secret(prompt: &str) -> Result<SecretString> {
             rpassword::prompt_password(prompt).map_err(|e| Error::io("/dev/tty", "reading a secret from", e))?,
         );
         return secret::normalize(&raw);
+    }
+    if std::io::stdin().is_terminal() {
+        return Err(Error::NeedsTty(
+            "--non-interactive reads the secret from stdin, which is a terminal here; pipe it in instead".into(),
+        ));
     }
     let mut raw = zeroize::Zeroizing::new(Vec::new());
     std::io::stdin()

@@ -182,6 +182,10 @@ pub(crate) struct StoreArgs {
     /// Replace an existing profile with the same id.
     #[arg(long)]
     pub force: bool,
+    /// Store an API key even when it does not start as its provider's keys do (anthropic `sk-ant-api`, openai
+    /// `sk-`, openrouter `sk-or-v1-`).
+    #[arg(long)]
+    pub allow_any_format: bool,
     /// JSON output.
     #[arg(long)]
     pub json: bool,

@@ -37,6 +37,10 @@ fn store_with(
     let expires = a.expires_in.as_deref().map(parse_duration_ms).transpose()?.map(|ms| now_ms() + ms);
     let mut vault = super::open_vault(paths)?;
     let secret = read(&profile_id)?;
+    if !a.allow_any_format {
+        profile::check_shape(&a.provider, kind, &secret)?;
+    }
+    let summary = clawkeep::secret::describe(&secret);
     let added = profile::add(
         &mut vault,
         paths,
@@ -46,12 +50,13 @@ fn store_with(
         output::json(&added);
     } else {
         println!(
-            "{} {} for agent {} in the {} store; auth-profiles.json refers to `{}`",
+            "{} {} for agent {} in the {} store; auth-profiles.json refers to `{}` ({} {summary})",
             if added.replaced { "Replaced" } else { "Stored" },
             added.profile_id,
             added.agent,
             added.store,
-            added.secret_id
+            added.secret_id,
+            kind.as_str(),
         );
     }
     if added.needs_import {

@@ -48,7 +48,10 @@ fn ask(e: dialoguer::Error) -> Error {
 
 pub fn run(paths: &Paths, a: OnboardArgs) -> Result<i32> {
     let agent = a.agent.id()?;
-    let wizard = !a.non_interactive && input::interactive();
+    if a.non_interactive {
+        input::forbid_prompts();
+    }
+    let wizard = input::interactive();
     // 1. The store.
     if !Vault::exists(paths) {
         let choice = match (a.backend, wizard) {
@@ -87,22 +90,14 @@ pub fn run(paths: &Paths, a: OnboardArgs) -> Result<i32> {
     }
     let mut vault = super::open_vault(paths)?;
 
-    // 2. Credentials.
-    let mut wanted: Vec<(String, CredType)> = Vec::new();
-    if let Some(p) = &a.provider {
-        wanted.push((p.clone(), a.cred_type));
-    } else if wizard {
-        for (p, t, what) in WIZARD_PROVIDERS {
-            if Confirm::new().with_prompt(format!("Add {what}?")).default(false).interact().map_err(ask)? {
-                wanted.push((p.into(), t));
-            }
-        }
-    }
+    // 2. Credentials: per provider, ask, then read the secret at once (a key pasted right after "y" is read as the
+    // key, not eaten by the next question). Questions need Enter.
     let mut stored = 0;
-    for (provider, kind) in wanted {
+    let mut store_one = |provider: String, kind: CredType, secret| -> Result<()> {
         let name = if kind == CredType::Token { "manual" } else { "default" };
         let profile_id = format!("{provider}:{name}");
-        let secret = input::read_secret(&format!("Paste {provider} {} for {profile_id}: ", kind.as_str()))?;
+        profile::check_shape(&provider, kind, &secret)?;
+        let summary = clawkeep::secret::describe(&secret);
         let added = profile::add(
             &mut vault,
             paths,
@@ -117,8 +112,33 @@ pub fn run(paths: &Paths, a: OnboardArgs) -> Result<i32> {
                 force: false,
             },
         )?;
-        println!("stored {} in the {} store", added.profile_id, added.store);
+        println!("stored {} in the {} store ({} {summary})", added.profile_id, added.store, kind.as_str());
         stored += 1;
+        Ok(())
+    };
+    if let Some(p) = &a.provider {
+        let secret = input::read_secret(&format!("Paste {p} {}: ", a.cred_type.as_str()))?;
+        store_one(p.clone(), a.cred_type, secret)?;
+    } else if wizard {
+        for (p, t, what) in WIZARD_PROVIDERS {
+            let yes = Confirm::new()
+                .with_prompt(format!("Add {what}?"))
+                .default(false)
+                .wait_for_newline(true)
+                .interact()
+                .map_err(ask)?;
+            if !yes {
+                continue;
+            }
+            let secret = input::read_secret(&format!("Paste {what}: "))?;
+            // A key that is refused (wrong shape, already stored) is reported; the wizard goes on.
+            if let Err(e) = store_one(p.into(), t, secret) {
+                eprintln!("clawkeep: not stored: {e}");
+                if let Some(h) = e.hint() {
+                    eprintln!("  hint: {h}");
+                }
+            }
+        }
     }
 
     // 3. Plaintext left in OpenClaw's files.
@@ -132,6 +152,7 @@ pub fn run(paths: &Paths, a: OnboardArgs) -> Result<i32> {
                         "Move {movable} plaintext credential(s) from OpenClaw's files into the vault?"
                     ))
                     .default(true)
+                    .wait_for_newline(true)
                     .interact()
                     .map_err(ask)?));
     if do_migrate {

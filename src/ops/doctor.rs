@@ -88,7 +88,11 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         files.config.clone(),
         files.index.clone(),
         files.identity.clone(),
+        paths.sessions(),
+        paths.monitor_state(),
     ];
+    // The passphrase file, when one is named: it must be as private as the vault.
+    plain_files.extend(std::env::var_os("CLAWKEEP_PASSPHRASE_FILE").filter(|v| !v.is_empty()).map(PathBuf::from));
     for a in agents {
         dirs.push(paths.agent_dir(a));
         plain_files.extend([paths.auth_profiles(a), paths.auth_state(a), paths.legacy_auth(a)]);
@@ -97,7 +101,7 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         plain_files.extend(rd.flatten().map(|e| e.path()));
     }
     for (path, dir) in dirs.iter().map(|d| (d, true)).chain(plain_files.iter().map(|f| (f, false))) {
-        check_perms(&mut r, path, dir, fix);
+        check_perms(&mut r, path, dir, fix, !dir || owned_dir(paths, path));
     }
 
     // 2. The vault and its store.
@@ -133,6 +137,8 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
             );
         }
     }
+    // Why the vault could not be opened, when it exists: references cannot be checked then.
+    let mut unopened: Option<String> = None;
     let vault = if !files.config.exists() {
         r.add(
             "VAULT_MISSING",
@@ -160,6 +166,7 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
                 if !index_missing || fix {
                     r.add("VAULT_UNREADABLE", Severity::Error, Some(&files.dir), e.to_string(), e.hint());
                 }
+                unopened = Some(e.to_string());
                 None
             }
         }
@@ -176,6 +183,7 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
                 continue;
             }
         };
+        let mut unchecked: Vec<String> = Vec::new();
         for (pid, p) in file.profiles() {
             let provider = profile_provider(p).unwrap_or_default();
             let ptype = profile_type(p).unwrap_or_default();
@@ -183,6 +191,11 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
                 referenced.push(rf.id.clone());
                 let present = match (&vault, SecretId::parse(&rf.id)) {
                     (Some(v), Ok(id)) => v.present_in_store(&id).ok(),
+                    // The vault exists but could not be opened: the reference cannot be checked (reported once).
+                    (None, _) if unopened.is_some() => {
+                        unchecked.push(pid.clone());
+                        None
+                    }
                     _ => Some(false),
                 };
                 if present == Some(false) {
@@ -229,6 +242,19 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
                     _ => {}
                 }
             }
+        }
+        if !unchecked.is_empty() {
+            r.add(
+                "REFS_UNCHECKED",
+                Severity::Warning,
+                Some(&ap_path),
+                format!(
+                    "references of {} could not be checked: the vault could not be opened ({})",
+                    unchecked.join(", "),
+                    unopened.as_deref().unwrap_or("?")
+                ),
+                Some("fix the vault problem reported above, then run `clawkeep doctor` again".into()),
+            );
         }
         // OpenClaw 2026.9+ reads profiles from SQLite: a present auth-profiles.json has not been imported yet, and
         // until `openclaw doctor --fix` imports it, OpenClaw refuses the affected providers.
@@ -390,7 +416,29 @@ fn renew_hint(provider: &str, ptype: &str, pid: &str, agent: &str) -> String {
     }
 }
 
-fn check_perms(r: &mut Report, path: &Path, dir: bool, fix: bool) {
+/// Whether `doctor --fix` may chmod this directory: one clawkeep or OpenClaw made (the clawkeep dir, `secrets/`,
+/// an agent dir, or a state dir holding OpenClaw's or clawkeep's files), and never a shared or system directory
+/// (sticky, `/`, the temp dir, `$HOME`). For the others doctor prints the finding and the command.
+fn owned_dir(paths: &Paths, dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(md) = std::fs::symlink_metadata(dir) else { return false };
+    if md.mode() & 0o1000 != 0 {
+        return false;
+    }
+    let canon = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut protected = vec![PathBuf::from("/"), std::env::temp_dir()];
+    protected.extend(std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from));
+    if protected.iter().any(|p| *p == canon || std::fs::canonicalize(p).is_ok_and(|c| c == canon)) {
+        return false;
+    }
+    if dir == paths.state_dir {
+        return ["openclaw.json", "agents", "clawkeep", "state"].iter().any(|n| paths.state_dir.join(n).exists());
+    }
+    true
+}
+
+/// Report permission problems of `path`; with `fix`, chmod them when `ours` (see [`owned_dir`]).
+fn check_perms(r: &mut Report, path: &Path, dir: bool, fix: bool, ours: bool) {
     let problems = match crate::fs::inspect(path, dir) {
         Ok(Some(p)) if !p.is_empty() => p,
         Ok(_) => return,
@@ -403,8 +451,17 @@ fn check_perms(r: &mut Report, path: &Path, dir: bool, fix: bool) {
     let message =
         format!("{} {}", path.display(), problems.iter().map(|p| p.describe()).collect::<Vec<_>>().join(", "));
     let code = if problems.contains(&crate::fs::Problem::Symlink) { "SYMLINK" } else { "PERMISSIONS" };
-    r.add(code, Severity::Error, Some(path), message, Some(crate::fs::fix_for(path, &problems, dir)));
-    if fix && fixable && crate::fs::repair(path, dir).unwrap_or(false) {
+    let hint = if ours {
+        crate::fs::fix_for(path, &problems, dir)
+    } else {
+        format!(
+            "{} is a shared or system directory (or not OpenClaw's), which clawkeep does not change: point \
+             OPENCLAW_STATE_DIR (or CLAWKEEP_DIR) at a private directory, e.g. `mkdir -m 700 ~/.openclaw`",
+            path.display()
+        )
+    };
+    r.add(code, Severity::Error, Some(path), message, Some(hint));
+    if fix && ours && fixable && crate::fs::repair(path, dir).unwrap_or(false) {
         r.findings.last_mut().expect("pushed").fixed = true;
     }
 }

@@ -73,6 +73,34 @@ pub fn check_secret(provider: &str, kind: CredType, secret: &SecretString) -> Re
     Ok(())
 }
 
+/// The documented shapes of well-known providers' API keys: a key that does not start like this was most likely
+/// pasted wrong (cut off, or another provider's). `--allow-any-format` skips this check.
+pub const KEY_SHAPES: &[(&str, &str, &str)] = &[
+    ("anthropic", ANTHROPIC_KEY_PREFIX, "an Anthropic API key starts with `sk-ant-api` (e.g. sk-ant-api03-…)"),
+    ("openrouter", "sk-or-v1-", "an OpenRouter key starts with `sk-or-v1-`"),
+    ("openai", "sk-", "an OpenAI API key starts with `sk-` (sk-proj-…, sk-svcacct-… or sk-…)"),
+];
+
+/// Refuse an API key whose shape does not match its provider's (see [`KEY_SHAPES`]); never quotes the key.
+pub fn check_shape(provider: &str, kind: CredType, secret: &SecretString) -> Result<()> {
+    // The more specific refusals first (a setup-token given as a key, …).
+    check_secret(provider, kind, secret)?;
+    if kind != CredType::ApiKey {
+        return Ok(());
+    }
+    let s = secret.expose_secret();
+    for (p, prefix, what) in KEY_SHAPES {
+        let wrong_provider = *p == "openai" && (s.starts_with("sk-ant-") || s.starts_with("sk-or-"));
+        if provider == *p && (!s.starts_with(prefix) || wrong_provider) {
+            return Err(Error::InvalidInput(format!(
+                "this does not look like an API key of provider `{provider}`: {what}; check what was pasted, or pass \
+                 --allow-any-format to store it anyway"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Check a provider id (OpenClaw's provider ids are lowercase slugs).
 pub fn check_provider(p: &str) -> Result<()> {
     let ok = !p.is_empty()
