@@ -131,6 +131,12 @@ pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimi
     drop(client);
     let mut cmd = std::process::Command::new(&a.command[0]);
     cmd.args(&a.command[1..]);
+    // clawkeep's own settings (the passphrase file above all) are not the program's business.
+    for (k, _) in std::env::vars_os() {
+        if k.to_str().is_some_and(|k| k.starts_with("CLAWKEEP_")) {
+            cmd.env_remove(&k);
+        }
+    }
     for (k, v) in &env {
         cmd.env(k, v.expose_secret());
     }

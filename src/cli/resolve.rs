@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 
 use clawkeep::error::exit;
-use clawkeep::ops::resolve::resolve;
+use clawkeep::ops::resolve::resolve_explained;
 use clawkeep::paths::Paths;
 use clawkeep::protocol::exec::{self, ErrorEntry, MAX_REQUEST, code, parse_request};
 use clawkeep::protocol::wire;
@@ -35,9 +35,13 @@ pub fn run(paths: &Paths) -> Result<i32> {
     }
     if !req.ids.is_empty() {
         let vault = super::open_optional(paths)?;
-        let direct = resolve(vault.as_ref(), &req);
+        let (direct, causes) = resolve_explained(vault.as_ref(), &req);
         resp.values.extend(direct.values);
         resp.errors.extend(direct.errors);
+        // OpenClaw shows only the codes: the reasons go to stderr, which it logs.
+        for why in causes {
+            eprintln!("clawkeep: {why}");
+        }
     }
     // Room for the worst case (every character of a value escaped as \u00XX), so serializing never reallocates.
     let room = 1024

@@ -40,9 +40,31 @@ pub fn code_for(e: &Error) -> &'static str {
 
 /// Answer every id of an exec request: a value, or an error code. Never fails as a whole.
 pub fn resolve(vault: Option<&Vault>, req: &Request) -> Response {
+    resolve_explained(vault, req).0
+}
+
+/// As [`resolve`], plus the causes behind the error codes (each once, in words, never a secret): OpenClaw shows
+/// only the codes, so `clawkeep resolve` prints these on stderr. A secret that is simply not stored has no cause.
+pub fn resolve_explained(vault: Option<&Vault>, req: &Request) -> (Response, Vec<String>) {
     let mut resp = Response { protocol_version: PROTOCOL_VERSION, ..Default::default() };
+    let mut causes: Vec<String> = Vec::new();
     for raw in &req.ids {
-        let found = SecretId::parse(raw).map_err(|_| code::INVALID_ID).and_then(|id| lookup(vault, &id));
+        let found = match (SecretId::parse(raw), vault) {
+            (Err(_), _) => Err(code::INVALID_ID),
+            (Ok(_), None) => Err(code::NOT_FOUND),
+            (Ok(id), Some(v)) => v.get(&id).map(|s| Zeroizing::new(s.expose_secret().to_owned())).map_err(|e| {
+                if !matches!(e, Error::SecretMissing(_)) {
+                    let mut why = e.to_string();
+                    if let Some(h) = e.hint() {
+                        why.push_str(&format!(" ({h})"));
+                    }
+                    if !causes.contains(&why) {
+                        causes.push(why);
+                    }
+                }
+                code_for(&e)
+            }),
+        };
         match found {
             Ok(v) => {
                 resp.values.insert(raw.clone(), v);
@@ -52,5 +74,5 @@ pub fn resolve(vault: Option<&Vault>, req: &Request) -> Response {
             }
         }
     }
-    resp
+    (resp, causes)
 }

@@ -49,7 +49,9 @@ impl Client {
     pub fn call(&mut self, req: &Request) -> Result<Response> {
         let mut buf = SecretBuf::new(MAX_FRAME);
         encode(req, &mut buf).map_err(|_| Error::InvalidInput(format!("request larger than {MAX_FRAME} bytes")))?;
-        self.stream.write_all(buf.as_slice()).map_err(|e| self.lost(e))?;
+        // A service that refuses at once (BUSY) answers and closes before reading the request: the write may fail,
+        // but its answer is waiting to be read, and says more than "connection lost".
+        let written = self.stream.write_all(buf.as_slice());
         buf.clear();
         loop {
             if let Some(end) = frame_end(buf.as_slice()) {
@@ -60,8 +62,14 @@ impl Client {
             if buf.spare().is_empty() {
                 return Err(Error::Service("the vault service sent an oversized answer".into()));
             }
-            let n = self.stream.read(buf.spare()).map_err(|e| self.lost(e))?;
+            let n = match self.stream.read(buf.spare()) {
+                Ok(n) => n,
+                Err(e) => return Err(self.lost(written.err().unwrap_or(e))),
+            };
             if n == 0 {
+                if let Err(e) = written {
+                    return Err(self.lost(e));
+                }
                 return Err(Error::Service(format!(
                     "the vault service at {} closed the connection without answering (it may have stopped or \
                      refused this user)",
@@ -82,5 +90,31 @@ impl Client {
             _ => format!("failed: {e}"),
         };
         Error::Service(format!("the vault service at {} {what}", self.path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_sent_before_the_request_was_read_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let busy = super::super::wire::Response::fail(super::super::wire::code::BUSY, "too many clients");
+            let mut frame = serde_json::to_vec(&busy).unwrap();
+            frame.push(b'\n');
+            s.write_all(&frame).unwrap();
+            // Closed without reading the request, as the service does when it is full.
+        });
+        let mut c = Client::connect(&path, Duration::from_secs(2)).unwrap().unwrap();
+        server.join().unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let r = c.call(&Request::new("status")).unwrap();
+        assert!(!r.ok);
+        assert_eq!(r.error.unwrap().code, "BUSY");
     }
 }
