@@ -111,3 +111,15 @@ fn a_busy_service_is_reported_as_busy_not_as_a_lost_connection() {
     assert!(o.stderr.contains("too many clients"), "{o:?}");
     assert!(!o.stderr.contains("closed the connection"), "{o:?}");
 }
+
+#[test]
+fn a_passphrase_file_with_any_group_or_other_bit_is_refused() {
+    let env = vault();
+    for mode in [0o610, 0o601, 0o640, 0o604] {
+        std::fs::set_permissions(&env.pass_file, std::fs::Permissions::from_mode(mode)).unwrap();
+        let o = env.run(&["get", "anthropic:default"], "");
+        assert_eq!(o.code, 77, "mode {mode:o}: {o:?}");
+        assert!(!o.stdout.contains(KEY), "{o:?}");
+        assert!(o.stderr.contains("chmod 600"), "{o:?}");
+    }
+}
