@@ -12,6 +12,7 @@
 //! - [`protocol`]: OpenClaw's exec SecretRef provider protocol v1 and the service's wire protocol.
 //! - [`ops`]: add, remove, list, status, doctor, migrate, resolve, select/report, session pins.
 //! - [`service`]: the vault service (`clawkeep serve`) on a Unix socket.
+//! - [`transfer`]: sealed bundles between hosts (`export`, `import`) to a host's recipient.
 //! - [`memory`]: process hardening and locked, zeroized buffers (the only `unsafe`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -25,6 +26,7 @@ pub mod profiles;
 pub mod protocol;
 pub mod secret;
 pub mod service;
+pub mod transfer;
 pub mod vault;
 
 pub use error::{Error, Result};

@@ -11,6 +11,7 @@ mod openclaw;
 mod output;
 mod resolve;
 mod service;
+mod transfer;
 mod vault;
 
 use clap::{Args, Parser, Subcommand};
@@ -125,6 +126,16 @@ enum Command {
     },
     /// Check credentials like `models status --check` and run a notify command for problems (at most hourly each).
     Monitor(openclaw::MonitorArgs),
+    /// This host's age recipient (stdout) and its fingerprint (stderr): what other hosts seal bundles to.
+    Recipient {
+        /// JSON output: {"recipient", "fingerprint"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Seal profiles for another host: an ASCII-armored age bundle on stdout, importable once, until it expires.
+    Export(transfer::ExportArgs),
+    /// Open a bundle sealed to this host and store its profiles (as `models auth add` does).
+    Import(transfer::ImportArgs),
 }
 
 #[derive(Subcommand)]
@@ -352,6 +363,9 @@ fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
             OpenclawCommand::Wire(a) => openclaw::wire(&paths, a),
         },
         Command::Monitor(a) => openclaw::monitor(&paths, a),
+        Command::Recipient { json } => transfer::recipient(&paths, json),
+        Command::Export(a) => transfer::export(&paths, a),
+        Command::Import(a) => transfer::import(&paths, a),
     }
 }
 

@@ -3,6 +3,7 @@
 //! Files in the clawkeep dir: `vault.json` (which backend), `index.json`, `lock`, and for the file backend
 //! `identity.json` (the wrapped identity) and `secrets/*.age`.
 
+pub mod host;
 pub mod identity;
 pub mod index;
 pub mod store;

@@ -55,6 +55,11 @@ impl FileStore {
         })
     }
 
+    /// The vault's public recipient (what every secret file is encrypted to).
+    pub fn recipient(&self) -> &x25519::Recipient {
+        &self.recipient
+    }
+
     /// Path of the age file for `id`.
     pub fn path_of(&self, id: &SecretId) -> PathBuf {
         self.dir.join(format!("{}.age", id.file_stem()))
