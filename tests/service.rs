@@ -668,3 +668,48 @@ fn a_lock_during_an_unlock_wins_and_busy_needs_no_slot() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["ok"], true);
 }
+
+/// Write `content` at `path` with mode 0600 (the parent exists).
+fn write_0600(path: &Path, content: &[u8]) {
+    std::fs::write(path, content).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn deeply_nested_openclaw_files_are_refused_and_the_service_stays_up() {
+    let env = file_env();
+    let config = env.state.join("openclaw.json");
+    let deep = |levels: usize| format!("{}1{}", "{a:".repeat(levels), "}".repeat(levels));
+    // Within the bound, JSON5 is read as before.
+    write_0600(&config, deep(100).as_bytes());
+    let svc = Service::start(&env, &["--unlock"]);
+    let select = || call(&svc.socket, json!({"v":1,"op":"select","provider":"anthropic"}));
+    assert_eq!(select()["ok"], true);
+    // 3,000 levels: one clear error, and the service keeps serving.
+    write_0600(&config, deep(3_000).as_bytes());
+    let r = select();
+    assert_eq!(r["error"]["code"], "UNAVAILABLE", "{r}");
+    let msg = r["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("openclaw.json") && msg.contains("nested more than 128 levels"), "{msg}");
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["values"]["main/anthropic:default"], KEY);
+    // The CLI on 10,000 levels: exit 65 naming the file, no crash. The same in JSON (auth-profiles.json).
+    write_0600(&config, deep(10_000).as_bytes());
+    for args in [
+        &["models", "auth", "add", "--provider", "openai"][..],
+        &["openclaw", "wire"],
+        &["model-command", "--session", "s1", "/model status"],
+    ] {
+        let o = env.run(args, "sk-proj-NESTED-key");
+        assert_eq!(o.code, 65, "{args:?}: {o:?}");
+        assert!(o.stderr.contains("openclaw.json") && o.stderr.contains("nested more than 128"), "{o:?}");
+    }
+    let o = env.run(&["doctor"], "");
+    assert!(o.stdout.contains("CONFIG_UNREADABLE") && o.stdout.contains("nested more than 128"), "{o:?}");
+    std::fs::remove_file(&config).unwrap();
+    let profiles = env.auth_profiles();
+    write_0600(&profiles, format!("{{\"version\":1,\"profiles\":{}}}", "[".repeat(10_000)).as_bytes());
+    let o = env.run(&["models", "auth", "add", "--provider", "openai"], "sk-proj-NESTED-key");
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("auth-profiles.json") && o.stderr.contains("nested more than 128"), "{o:?}");
+    assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["ok"], true);
+}
