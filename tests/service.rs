@@ -658,12 +658,11 @@ fn a_lock_during_an_unlock_wins_and_busy_needs_no_slot() {
         s
     };
     let (a, b) = (hold(), hold());
-    // BUSY is sent as soon as the connection is accepted (before any request is read).
-    let c = UnixStream::connect(&svc.socket).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut line = String::new();
-    BufReader::new(&c).read_line(&mut line).unwrap();
-    assert!(line.contains("\"BUSY\""), "{line}");
+    // A third client's `get` is answered BUSY at once.
+    let t = Instant::now();
+    let r = get(&svc.socket, "main/anthropic:default");
+    assert_eq!(r["error"]["code"], "BUSY", "{r}");
+    assert!(t.elapsed() < Duration::from_secs(1));
     drop((a, b));
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["ok"], true);
@@ -712,4 +711,39 @@ fn deeply_nested_openclaw_files_are_refused_and_the_service_stays_up() {
     assert_eq!(o.code, 65, "{o:?}");
     assert!(o.stderr.contains("auth-profiles.json") && o.stderr.contains("nested more than 128"), "{o:?}");
     assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["ok"], true);
+}
+
+#[test]
+fn lock_and_status_get_through_when_every_slot_is_taken_and_silent_clients_go_fast() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--unlock", "--max-clients", "2", "--client-timeout", "10s"]);
+    // 64 connections that send nothing, and two that send half a frame (each takes a slot for the client timeout).
+    let idle: Vec<UnixStream> = (0..64).map(|_| UnixStream::connect(&svc.socket).unwrap()).collect();
+    let partial: Vec<UnixStream> = (0..2)
+        .map(|_| {
+            let s = UnixStream::connect(&svc.socket).unwrap();
+            (&s).write_all(b"{\"v\":1,").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    let st = ck(&env, &svc, &["status", "--json"], "");
+    assert_eq!(st.code, 0, "{st:?}");
+    let st: Value = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(st["unlocked"], true);
+    assert!(st["lockedMemory"].as_u64().unwrap() > 0, "{st}");
+    let o = ck(&env, &svc, &["lock"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(t.elapsed() < Duration::from_secs(2), "status and lock must not wait: {:?}", t.elapsed());
+    assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["status"]["unlocked"], false);
+    // Anything else is BUSY while the slots are taken.
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["error"]["code"], "BUSY");
+    // A connection that sends nothing is closed within about 2 s, not the 10 s client timeout.
+    let mut silent = UnixStream::connect(&svc.socket).unwrap();
+    silent.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    let t = Instant::now();
+    assert_eq!(silent.read(&mut [0u8; 16]).unwrap(), 0);
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    drop((idle, partial));
 }

@@ -189,6 +189,9 @@ pub struct ServiceStatus {
     pub idle_until: Option<i64>,
     /// Bytes of secret memory locked into RAM.
     pub locked_memory: u64,
+    /// The service's `RLIMIT_MEMLOCK` (soft) in bytes; absent when unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_memory_limit: Option<u64>,
     /// Secrets handed out since start.
     pub handed_out: u64,
 }
