@@ -747,3 +747,28 @@ fn lock_and_status_get_through_when_every_slot_is_taken_and_silent_clients_go_fa
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     drop((idle, partial));
 }
+
+#[test]
+fn a_deleted_socket_is_locked_and_bound_again_and_serve_names_the_holder() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--unlock"]);
+    // A second `serve` names the pid of the one holding the socket.
+    let mut c = env.cmd(&["serve"]);
+    c.env("CLAWKEEP_SOCKET", &svc.socket);
+    let o = common::run_cmd(&mut c, "");
+    assert_eq!(o.code, 81, "{o:?}");
+    assert!(o.stderr.contains(&format!("(pid {})", svc.pid())), "{o:?}");
+    assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["status"]["unlocked"], true);
+    std::fs::remove_file(&svc.socket).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while UnixStream::connect(&svc.socket).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let st = call(&svc.socket, json!({"v":1,"op":"status"}));
+    assert_eq!(st["status"]["unlocked"], false, "{st}");
+    assert_eq!(st["status"]["pid"], svc.pid());
+    assert_eq!(std::fs::symlink_metadata(&svc.socket).unwrap().mode() & 0o777, 0o600);
+    let o = ck(&env, &svc, &["lock"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(svc.log_text().contains("was removed; locked the file store"), "{}", svc.log_text());
+}

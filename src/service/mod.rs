@@ -91,7 +91,7 @@ async fn serve(paths: Paths, config: Config, unlock: Option<SecretString>) -> Re
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
     }
-    let bound = claim.bind()?;
+    let mut bound = claim.bind()?;
     let st = state.status();
     log(format_args!(
         "listening on {} (pid {}, backend {}, {}, serving uid {}{})",
@@ -120,6 +120,16 @@ async fn serve(paths: Paths, config: Config, unlock: Option<SecretString>) -> Re
             _ = sweep.tick() => {
                 if let Some(why) = state.expire() {
                     log(format_args!("locked the file store ({why}); its identity was wiped"));
+                }
+                // A deleted socket file leaves the service unreachable: nobody could `lock` it. Lock, then bind again.
+                if !bound.present() {
+                    state.lock();
+                    log(format_args!("the socket {} was removed; locked the file store, identity wiped", config.socket.display()));
+                    if let Err(e) = bound.rebind() {
+                        log(format_args!("stopping: {e}"));
+                        return Err(e);
+                    }
+                    log(format_args!("listening on {} again", config.socket.display()));
                 }
             }
             _ = tokio::signal::ctrl_c() => break,
