@@ -234,7 +234,7 @@ fn socket_permissions_hardening_and_single_instance() {
     c.env("CLAWKEEP_SOCKET", &svc.socket);
     let o = common::run_cmd(&mut c, "");
     assert_eq!(o.code, 81, "{o:?}");
-    assert!(o.stderr.contains("another clawkeep service is starting or listening"), "{o:?}");
+    assert!(o.stderr.contains("is starting or listening"), "{o:?}");
 
     // SIGTERM: socket removed. SIGKILL leaves a stale socket, which the next start removes.
     assert!(svc.stop().success());
@@ -771,4 +771,265 @@ fn a_deleted_socket_is_locked_and_bound_again_and_serve_names_the_holder() {
     let o = ck(&env, &svc, &["lock"], "");
     assert_eq!(o.code, 0, "{o:?}");
     assert!(svc.log_text().contains("was removed; locked the file store"), "{}", svc.log_text());
+}
+
+/// Wait for the service's log to contain `what` (its lines are written by its own tasks).
+fn wait_log(svc: &Service, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !svc.log_text().contains(what) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    svc.log_text()
+}
+
+#[test]
+fn refusals_are_logged_with_the_peer_and_only_profile_shaped_ids_are_named() {
+    let env = file_env();
+    let svc = Service::start(&env, &[]);
+    let me = format!("uid={} pid={}", clawkeep::fs::euid(), std::process::id());
+    // Locked: a select is refused, and the journal says so.
+    let r = call(&svc.socket, json!({"v":1,"op":"select","provider":"anthropic"}));
+    assert_eq!(r["error"]["code"], "LOCKED", "{r}");
+    let log = wait_log(&svc, "refused select (provider anthropic)");
+    assert!(log.contains(&format!("refused select (provider anthropic) to {me}")), "{log}");
+    // Passphrase guessing shows, with the peer.
+    let r = call(&svc.socket, json!({"v":1,"op":"unlock","passphrase":"guess-number-one"}));
+    assert_eq!(r["error"]["code"], "WRONG_PASSPHRASE", "{r}");
+    let log = wait_log(&svc, "refused unlock");
+    assert!(log.contains(&format!("refused unlock to {me}")) && log.contains("WRONG_PASSPHRASE"), "{log}");
+    assert!(!log.contains("guess-number-one"), "{log}");
+    assert_eq!(ck(&env, &svc, &["unlock"], "").code, 0);
+    for (req, code, line) in [
+        (json!({"v":1,"op":"select","provider":"mistral"}), "NO_PROFILE", "refused select (provider mistral)"),
+        (json!({"v":1,"op":"select","provider":"Not A Provider"}), "INVALID", "refused select to"),
+        (
+            json!({"v":1,"op":"store","profile":"anthropic:ghost","secret":"sk-ant-api03-x"}),
+            "NOT_FOUND",
+            "refused store (anthropic:ghost)",
+        ),
+        (
+            json!({"v":1,"op":"report","profile":"anthropic:default","reason":"cosmic"}),
+            "INVALID",
+            "refused report (anthropic:default)",
+        ),
+        (
+            json!({"v":1,"op":"store","profile":"api_key: gsk_PASTEDINPROFILE","secret":"x"}),
+            "INVALID",
+            "refused store ((id not shown))",
+        ),
+    ] {
+        let r = call(&svc.socket, req);
+        assert_eq!(r["error"]["code"], code, "{r}");
+        let log = wait_log(&svc, &format!("{line}"));
+        assert!(log.lines().any(|l| l.contains(line) && l.contains(&me) && l.ends_with(code)), "{line}: {log}");
+    }
+    // Refused ids are named only when they have the shape of a profile id.
+    let r = call(
+        &svc.socket,
+        json!({"v":1,"op":"get","ids":["api_key: gsk_PASTEDINIDS0123456789","sk-ant-api03-PASTEDTOO","main/nope:x"]}),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    let log = wait_log(&svc, "main/nope:x=NOT_FOUND");
+    assert!(log.contains("(id not shown)=INVALID_ID") && log.contains("main/nope:x=NOT_FOUND"), "{log}");
+    assert!(!log.contains("gsk_PASTED") && !log.contains("PASTEDTOO") && !log.contains("PASTEDINPROFILE"), "{log}");
+    assert!(!log.contains(KEY));
+}
+
+#[test]
+fn bare_ids_inside_the_exec_grammar_get_one_answer_with_or_without_the_service() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--unlock"]);
+    let long = format!("openai:{}", "a".repeat(130));
+    let ids = ["nocolon", long.as_str(), "../x"];
+    let r = call(&svc.socket, json!({"v":1,"op":"get","ids":ids}));
+    assert_eq!(r["errors"]["nocolon"]["code"], "NOT_FOUND", "{r}");
+    assert_eq!(r["errors"][&long]["code"], "NOT_FOUND", "{r}");
+    assert_eq!(r["errors"]["../x"]["code"], "INVALID_ID", "{r}");
+    let resolve = |socket: &Path| {
+        let mut c = env.cmd(&["resolve"]);
+        c.env("CLAWKEEP_SOCKET", socket);
+        let o = common::run_cmd(&mut c, &resolve_req(&ids));
+        assert_eq!(o.code, 0, "{o:?}");
+        serde_json::from_str::<Value>(&o.stdout).unwrap()["errors"].clone()
+    };
+    let with = resolve(&svc.socket);
+    let without = resolve(&env.dir.path().join("no-service.sock"));
+    assert_eq!(with, without);
+    assert_eq!(with["nocolon"]["code"], "NOT_FOUND");
+}
+
+#[test]
+fn a_get_too_large_to_send_is_not_a_hand_out() {
+    let env = file_env();
+    for i in 0..5 {
+        let secret = format!("sk-proj-{i}{}", "x".repeat(15_000));
+        let o = env.run(
+            &["models", "auth", "add", "--provider", "openai", "--profile-id", &format!("openai:big{i}")],
+            &secret,
+        );
+        assert_eq!(o.code, 0, "{o:?}");
+    }
+    let svc = Service::start(&env, &["--unlock"]);
+    let ids: Vec<String> = (0..5).map(|i| format!("main/openai:big{i}")).collect();
+    let r = call(&svc.socket, json!({"v":1,"op":"get","ids":ids}));
+    assert_eq!(r["error"]["code"], "TOO_LARGE", "{r}");
+    let st = call(&svc.socket, json!({"v":1,"op":"status"}));
+    assert_eq!(st["status"]["handedOut"], 0, "{st}");
+    let log = wait_log(&svc, "TOO_LARGE");
+    assert!(!log.contains("handed out"), "{log}");
+    assert!(log.contains("refused get to") && log.contains("TOO_LARGE"), "{log}");
+    // Two of them fit, and count.
+    let r = call(&svc.socket, json!({"v":1,"op":"get","ids":&ids[..2]}));
+    assert_eq!(r["values"].as_object().unwrap().len(), 2, "{r}");
+    assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["status"]["handedOut"], 2);
+    assert!(wait_log(&svc, "handed out [").contains("handed out [main/openai:big0,main/openai:big1]"));
+}
+
+/// Run `clawkeep <args>`, killed after `secs`.
+fn run_bounded(mut c: Command, secs: u64) -> common::Out {
+    let mut child = c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let o = child.wait_with_output().unwrap();
+    common::Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn serve_refuses_bad_settings_at_start() {
+    let env = file_env();
+    let socket = env.dir.path().join("run").join("agent.sock");
+    let serve = |args: &[&str], extra: &[(&str, &str)]| {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        let mut c = env.cmd(&all);
+        c.env("CLAWKEEP_SOCKET", &socket);
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        run_bounded(c, 3)
+    };
+    let o = serve(&["--max-clients", "0"], &[]);
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("--max-clients"), "{o:?}");
+    let o = serve(&[], &[("CLAWKEEP_KEYCHAIN_TIMEOUT_MS", "abc")]);
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("CLAWKEEP_KEYCHAIN_TIMEOUT_MS") && o.stderr.contains("abc"), "{o:?}");
+    let o = serve(&["--unlock"], &[("CLAWKEEP_PASSPHRASE_FILE", "")]);
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("CLAWKEEP_PASSPHRASE_FILE") && o.stderr.contains("empty"), "{o:?}");
+    assert!(!socket.exists());
+}
+
+#[test]
+fn the_default_client_slots_fit_an_8_mib_memlock_limit() {
+    if !common::have("prlimit") {
+        return common::skip("the_default_client_slots_fit_an_8_mib_memlock_limit", "prlimit missing");
+    }
+    let mut env = file_env();
+    env.wrapper = vec!["prlimit".into(), "--memlock=8388608:8388608".into(), "--".into()];
+    let svc = Service::start(&env, &["--unlock"]);
+    // Every connection the service accepts at once takes a slot (or a reserved one, or gets BUSY).
+    let held: Vec<UnixStream> = (0..70)
+        .map(|_| {
+            let s = UnixStream::connect(&svc.socket).unwrap();
+            (&s).write_all(b"{\"v\":1,").unwrap();
+            s
+        })
+        .collect();
+    // Reserved slots held by a half-sent frame are answered BUSY after 0.5 s; the regular ones stay taken.
+    std::thread::sleep(Duration::from_millis(1200));
+    let st = ck(&env, &svc, &["status", "--json"], "");
+    drop(held);
+    assert_eq!(st.code, 0, "{st:?}");
+    let st: Value = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(st["lockedMemoryLimit"], 8_388_608, "{st}");
+    assert!(st["lockedMemory"].as_u64().unwrap() <= 8_388_608, "{st}");
+    assert!(st["lockedMemory"].as_u64().unwrap() >= 48 * 128 * 1024, "all default slots in use: {st}");
+    assert!(!svc.log_text().contains("could not lock"), "{}", svc.log_text());
+    let o = ck(&env, &svc, &["status"], "");
+    assert!(o.stdout.contains("(limit 8388608 bytes, RLIMIT_MEMLOCK)"), "{o:?}");
+}
+
+#[test]
+fn an_unlock_overlapping_the_expiry_of_the_previous_one_succeeds() {
+    let env = file_env();
+    let svc = Service::start(&env, &[]);
+    let pass = std::fs::read_to_string(&env.pass_file).unwrap().trim_end().to_string();
+    for offset_ms in [940u64, 960, 980] {
+        let r = call(&svc.socket, json!({"v":1,"op":"unlock","passphrase":pass,"ttlMs":1000}));
+        assert_eq!(r["ok"], true, "{r}");
+        let t0 = Instant::now();
+        std::thread::sleep(Duration::from_millis(offset_ms));
+        let (socket, p) = (svc.socket.clone(), pass.clone());
+        let second = std::thread::spawn(move || call(&socket, json!({"v":1,"op":"unlock","passphrase":p})));
+        // While the second unlock derives its key, the first one expires (a request notices it at once).
+        std::thread::sleep(Duration::from_millis(1_020u64.saturating_sub(t0.elapsed().as_millis() as u64)));
+        let _ = get(&svc.socket, "main/anthropic:default");
+        let u = second.join().unwrap();
+        assert_eq!(u["ok"], true, "offset {offset_ms} ms: {u}");
+        assert_eq!(get(&svc.socket, "main/anthropic:default")["values"]["main/anthropic:default"], KEY);
+        assert_eq!(call(&svc.socket, json!({"v":1,"op":"lock"}))["ok"], true);
+    }
+}
+
+#[test]
+fn lock_stops_a_select_waiting_on_openclaw_s_lock() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--unlock"]);
+    // A live process (this test) holds OpenClaw's lock on auth-profiles.json.
+    let lock = env.agent_dir("main").join("auth-profiles.json.lock");
+    let me = std::process::id();
+    let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+    let starttime: u64 = stat.rsplit_once(')').unwrap().1.split_whitespace().nth(19).unwrap().parse().unwrap();
+    write_0600(
+        &lock,
+        format!("{{\"pid\": {me}, \"createdAt\": \"x\", \"starttime\": {starttime}}}\ntoken\n").as_bytes(),
+    );
+    let socket = svc.socket.clone();
+    let waiting = std::thread::spawn(move || call(&socket, json!({"v":1,"op":"select","provider":"anthropic"})));
+    std::thread::sleep(Duration::from_millis(500));
+    let o = ck(&env, &svc, &["lock"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    std::fs::remove_file(&lock).unwrap();
+    let r = waiting.join().unwrap();
+    assert_eq!(r["error"]["code"], "LOCKED", "{r}");
+    assert!(!r.to_string().contains(KEY));
+    assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["status"]["handedOut"], 0);
+    assert!(!svc.log_text().contains("handed out"), "{}", svc.log_text());
+}
+
+#[test]
+fn unlock_on_a_tty_prompts_before_it_connects() {
+    if !common::have("script") {
+        return common::skip("unlock_on_a_tty_prompts_before_it_connects", "`script` missing");
+    }
+    let env = file_env();
+    let svc = Service::start(&env, &["--client-timeout", "1s"]);
+    let script =
+        std::env::split_paths(&std::env::var_os("PATH").unwrap()).map(|d| d.join("script")).find(|p| p.is_file());
+    let mut template = env.cmd(&[]);
+    template.env("CLAWKEEP_SOCKET", &svc.socket).env_remove("CLAWKEEP_PASSPHRASE_FILE");
+    let mut s = Command::new(script.unwrap());
+    s.args(["-qec", &format!("{} unlock", env!("CARGO_BIN_EXE_clawkeep")), "/dev/null"]).env_clear();
+    for (k, v) in template.get_envs() {
+        if let Some(v) = v {
+            s.env(k, v);
+        }
+    }
+    let mut child = s.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // The user takes 3 s to type: longer than the service waits for a request.
+    std::thread::sleep(Duration::from_secs(3));
+    stdin.write_all(format!("{}\n", common::PASSPHRASE).as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["values"]["main/anthropic:default"], KEY);
 }

@@ -30,7 +30,11 @@ pub struct Slots {
 }
 
 /// Reserved slots for `status` and `lock`.
-pub const RESERVED_SLOTS: usize = 4;
+pub const RESERVED_SLOTS: usize = 16;
+
+/// A reserved slot waits this long for the rest of a frame whose first byte has arrived: `status` and `lock` come in
+/// one write, so a client that trickles bytes to hold reserved slots loses them at once.
+const CONTROL_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Slots {
     /// `max_clients` regular slots and [`RESERVED_SLOTS`].
@@ -143,7 +147,7 @@ pub async fn serve(state: Arc<State>, mut stream: UnixStream, slots: Arc<Slots>)
 /// Every slot is taken: answer one `status` or `lock`, anything else `BUSY`.
 async fn serve_control(state: &State, mut stream: UnixStream, peer: &Peer, permit: OwnedSemaphorePermit) {
     let mut inbuf = SecretBuf::new(CONTROL_FRAME);
-    let frame = timeout(state.config.idle_client(), read_frame(&mut stream, &mut inbuf)).await;
+    let frame = timeout(CONTROL_WAIT.min(state.config.client_timeout), read_frame(&mut stream, &mut inbuf)).await;
     let resp = match frame {
         Ok(Ok(Frame::Line(end))) => match parse_request(&inbuf.as_slice()[..end]) {
             Ok(req) if matches!(req.op.as_str(), "lock" | "status") => Some(handle(state, req, peer).resp),
