@@ -820,7 +820,7 @@ fn refusals_are_logged_with_the_peer_and_only_profile_shaped_ids_are_named() {
     ] {
         let r = call(&svc.socket, req);
         assert_eq!(r["error"]["code"], code, "{r}");
-        let log = wait_log(&svc, &format!("{line}"));
+        let log = wait_log(&svc, line);
         assert!(log.lines().any(|l| l.contains(line) && l.contains(&me) && l.ends_with(code)), "{line}: {log}");
     }
     // Refused ids are named only when they have the shape of a profile id.
