@@ -154,7 +154,7 @@ fn reclaim(path: &Path, guard: &Path, seen: &Seen) -> bool {
 
 fn is_stale(path: &Path, content: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(content) else { return false };
-    let json_part = text.rsplitn(3, '\n').last().unwrap_or(&text);
+    let json_part = text.rsplitn(3, '\n').last().unwrap_or(text);
     let Ok(v) = serde_json::from_str::<serde_json::Value>(json_part) else {
         // No readable payload: stale once old enough (OpenClaw's 30 s rule for lock files without a pid).
         return std::fs::metadata(path)
