@@ -1033,3 +1033,21 @@ fn unlock_on_a_tty_prompts_before_it_connects() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
     assert_eq!(get(&svc.socket, "main/anthropic:default")["values"]["main/anthropic:default"], KEY);
 }
+
+#[test]
+fn model_list_says_missing_when_the_secret_is_gone() {
+    let env = file_env();
+    let list = || env.run(&["model-command", "--session", "s1", "/model list"], "");
+    let o = list();
+    assert_eq!(o.code, 0, "{o:?}");
+    let row = |o: &common::Out| o.stdout.lines().find(|l| l.contains("anthropic:default")).unwrap().to_string();
+    assert!(row(&o).contains(" static "), "{o:?}");
+    for e in std::fs::read_dir(env.ck().join("secrets")).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    let o = list();
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(row(&o).contains(" missing "), "{o:?}");
+    let s = env.run(&["models", "status"], "");
+    assert!(s.stdout.lines().any(|l| l.contains("anthropic:default") && l.contains("missing")), "{s:?}");
+}
