@@ -235,7 +235,7 @@ fn socket_permissions_hardening_and_single_instance() {
     c.env("CLAWKEEP_SOCKET", &svc.socket);
     let o = common::run_cmd(&mut c, "");
     assert_eq!(o.code, 81, "{o:?}");
-    assert!(o.stderr.contains("another clawkeep service is starting or listening"), "{o:?}");
+    assert!(o.stderr.contains("is starting or listening"), "{o:?}");
 
     // SIGTERM: socket removed. SIGKILL leaves a stale socket, which the next start removes.
     assert!(svc.stop().success());
@@ -660,13 +660,396 @@ fn a_lock_during_an_unlock_wins_and_busy_needs_no_slot() {
         s
     };
     let (a, b) = (hold(), hold());
-    // BUSY is sent as soon as the connection is accepted (before any request is read).
-    let c = UnixStream::connect(&svc.socket).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut line = String::new();
-    BufReader::new(&c).read_line(&mut line).unwrap();
-    assert!(line.contains("\"BUSY\""), "{line}");
+    // A third client's `get` is answered BUSY at once.
+    let t = Instant::now();
+    let r = get(&svc.socket, "main/anthropic:default");
+    assert_eq!(r["error"]["code"], "BUSY", "{r}");
+    assert!(t.elapsed() < Duration::from_secs(1));
     drop((a, b));
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["ok"], true);
+}
+
+/// Write `content` at `path` with mode 0600 (the parent exists).
+fn write_0600(path: &Path, content: &[u8]) {
+    std::fs::write(path, content).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn deeply_nested_openclaw_files_are_refused_and_the_service_stays_up() {
+    let env = file_env();
+    let config = env.state.join("openclaw.json");
+    let deep = |levels: usize| format!("{}1{}", "{a:".repeat(levels), "}".repeat(levels));
+    // Within the bound, JSON5 is read as before.
+    write_0600(&config, deep(100).as_bytes());
+    let svc = Service::start(&env, &["--unlock"]);
+    let select = || call(&svc.socket, json!({"v":1,"op":"select","provider":"anthropic"}));
+    assert_eq!(select()["ok"], true);
+    // 3,000 levels: one clear error, and the service keeps serving.
+    write_0600(&config, deep(3_000).as_bytes());
+    let r = select();
+    assert_eq!(r["error"]["code"], "UNAVAILABLE", "{r}");
+    let msg = r["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("openclaw.json") && msg.contains("nested more than 128 levels"), "{msg}");
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["values"]["main/anthropic:default"], KEY);
+    // The CLI on 10,000 levels: exit 65 naming the file, no crash. The same in JSON (auth-profiles.json).
+    write_0600(&config, deep(10_000).as_bytes());
+    for args in [
+        &["models", "auth", "add", "--provider", "openai"][..],
+        &["openclaw", "wire"],
+        &["model-command", "--session", "s1", "/model status"],
+    ] {
+        let o = env.run(args, "sk-proj-NESTED-key");
+        assert_eq!(o.code, 65, "{args:?}: {o:?}");
+        assert!(o.stderr.contains("openclaw.json") && o.stderr.contains("nested more than 128"), "{o:?}");
+    }
+    let o = env.run(&["doctor"], "");
+    assert!(o.stdout.contains("CONFIG_UNREADABLE") && o.stdout.contains("nested more than 128"), "{o:?}");
+    std::fs::remove_file(&config).unwrap();
+    let profiles = env.auth_profiles();
+    write_0600(&profiles, format!("{{\"version\":1,\"profiles\":{}}}", "[".repeat(10_000)).as_bytes());
+    let o = env.run(&["models", "auth", "add", "--provider", "openai"], "sk-proj-NESTED-key");
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("auth-profiles.json") && o.stderr.contains("nested more than 128"), "{o:?}");
+    assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["ok"], true);
+}
+
+#[test]
+fn lock_and_status_get_through_when_every_slot_is_taken_and_silent_clients_go_fast() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--unlock", "--max-clients", "2", "--client-timeout", "10s"]);
+    // 64 connections that send nothing, and two that send half a frame (each takes a slot for the client timeout).
+    let idle: Vec<UnixStream> = (0..64).map(|_| UnixStream::connect(&svc.socket).unwrap()).collect();
+    let partial: Vec<UnixStream> = (0..2)
+        .map(|_| {
+            let s = UnixStream::connect(&svc.socket).unwrap();
+            (&s).write_all(b"{\"v\":1,").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    let st = ck(&env, &svc, &["status", "--json"], "");
+    assert_eq!(st.code, 0, "{st:?}");
+    let st: Value = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(st["unlocked"], true);
+    assert!(st["lockedMemory"].as_u64().unwrap() > 0, "{st}");
+    let o = ck(&env, &svc, &["lock"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(t.elapsed() < Duration::from_secs(2), "status and lock must not wait: {:?}", t.elapsed());
+    assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["status"]["unlocked"], false);
+    // Anything else is BUSY while the slots are taken.
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["error"]["code"], "BUSY");
+    // A connection that sends nothing is closed within about 2 s, not the 10 s client timeout.
+    let mut silent = UnixStream::connect(&svc.socket).unwrap();
+    silent.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+    let t = Instant::now();
+    assert_eq!(silent.read(&mut [0u8; 16]).unwrap(), 0);
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    drop((idle, partial));
+}
+
+#[test]
+fn a_deleted_socket_is_locked_and_bound_again_and_serve_names_the_holder() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--unlock"]);
+    // A second `serve` names the pid of the one holding the socket.
+    let mut c = env.cmd(&["serve"]);
+    c.env("CLAWKEEP_SOCKET", &svc.socket);
+    let o = common::run_cmd(&mut c, "");
+    assert_eq!(o.code, 81, "{o:?}");
+    assert!(o.stderr.contains(&format!("(pid {})", svc.pid())), "{o:?}");
+    assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["status"]["unlocked"], true);
+    std::fs::remove_file(&svc.socket).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while UnixStream::connect(&svc.socket).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let st = call(&svc.socket, json!({"v":1,"op":"status"}));
+    assert_eq!(st["status"]["unlocked"], false, "{st}");
+    assert_eq!(st["status"]["pid"], svc.pid());
+    assert_eq!(std::fs::symlink_metadata(&svc.socket).unwrap().mode() & 0o777, 0o600);
+    let o = ck(&env, &svc, &["lock"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(svc.log_text().contains("was removed; locked the file store"), "{}", svc.log_text());
+}
+
+/// Wait for the service's log to contain `what` (its lines are written by its own tasks).
+fn wait_log(svc: &Service, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !svc.log_text().contains(what) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    svc.log_text()
+}
+
+#[test]
+fn refusals_are_logged_with_the_peer_and_only_profile_shaped_ids_are_named() {
+    let env = file_env();
+    let svc = Service::start(&env, &[]);
+    let me = format!("uid={} pid={}", clawkeep::fs::euid(), std::process::id());
+    // Locked: a select is refused, and the journal says so.
+    let r = call(&svc.socket, json!({"v":1,"op":"select","provider":"anthropic"}));
+    assert_eq!(r["error"]["code"], "LOCKED", "{r}");
+    let log = wait_log(&svc, "refused select (provider anthropic)");
+    assert!(log.contains(&format!("refused select (provider anthropic) to {me}")), "{log}");
+    // Passphrase guessing shows, with the peer.
+    let r = call(&svc.socket, json!({"v":1,"op":"unlock","passphrase":"guess-number-one"}));
+    assert_eq!(r["error"]["code"], "WRONG_PASSPHRASE", "{r}");
+    let log = wait_log(&svc, "refused unlock");
+    assert!(log.contains(&format!("refused unlock to {me}")) && log.contains("WRONG_PASSPHRASE"), "{log}");
+    assert!(!log.contains("guess-number-one"), "{log}");
+    assert_eq!(ck(&env, &svc, &["unlock"], "").code, 0);
+    for (req, code, line) in [
+        (json!({"v":1,"op":"select","provider":"mistral"}), "NO_PROFILE", "refused select (provider mistral)"),
+        (json!({"v":1,"op":"select","provider":"Not A Provider"}), "INVALID", "refused select to"),
+        (
+            json!({"v":1,"op":"store","profile":"anthropic:ghost","secret":"sk-ant-api03-x"}),
+            "NOT_FOUND",
+            "refused store (anthropic:ghost)",
+        ),
+        (
+            json!({"v":1,"op":"report","profile":"anthropic:default","reason":"cosmic"}),
+            "INVALID",
+            "refused report (anthropic:default)",
+        ),
+        (
+            json!({"v":1,"op":"store","profile":"api_key: gsk_PASTEDINPROFILE","secret":"x"}),
+            "INVALID",
+            "refused store ((id not shown))",
+        ),
+    ] {
+        let r = call(&svc.socket, req);
+        assert_eq!(r["error"]["code"], code, "{r}");
+        let log = wait_log(&svc, line);
+        assert!(log.lines().any(|l| l.contains(line) && l.contains(&me) && l.ends_with(code)), "{line}: {log}");
+    }
+    // Refused ids are named only when they have the shape of a profile id.
+    let r = call(
+        &svc.socket,
+        json!({"v":1,"op":"get","ids":["api_key: gsk_PASTEDINIDS0123456789","sk-ant-api03-PASTEDTOO","main/nope:x"]}),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    let log = wait_log(&svc, "main/nope:x=NOT_FOUND");
+    assert!(log.contains("(id not shown)=INVALID_ID") && log.contains("main/nope:x=NOT_FOUND"), "{log}");
+    assert!(!log.contains("gsk_PASTED") && !log.contains("PASTEDTOO") && !log.contains("PASTEDINPROFILE"), "{log}");
+    assert!(!log.contains(KEY));
+}
+
+#[test]
+fn bare_ids_inside_the_exec_grammar_get_one_answer_with_or_without_the_service() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--unlock"]);
+    let long = format!("openai:{}", "a".repeat(130));
+    let ids = ["nocolon", long.as_str(), "../x"];
+    let r = call(&svc.socket, json!({"v":1,"op":"get","ids":ids}));
+    assert_eq!(r["errors"]["nocolon"]["code"], "NOT_FOUND", "{r}");
+    assert_eq!(r["errors"][&long]["code"], "NOT_FOUND", "{r}");
+    assert_eq!(r["errors"]["../x"]["code"], "INVALID_ID", "{r}");
+    let resolve = |socket: &Path| {
+        let mut c = env.cmd(&["resolve"]);
+        c.env("CLAWKEEP_SOCKET", socket);
+        let o = common::run_cmd(&mut c, &resolve_req(&ids));
+        assert_eq!(o.code, 0, "{o:?}");
+        serde_json::from_str::<Value>(&o.stdout).unwrap()["errors"].clone()
+    };
+    let with = resolve(&svc.socket);
+    let without = resolve(&env.dir.path().join("no-service.sock"));
+    assert_eq!(with, without);
+    assert_eq!(with["nocolon"]["code"], "NOT_FOUND");
+}
+
+#[test]
+fn a_get_too_large_to_send_is_not_a_hand_out() {
+    let env = file_env();
+    for i in 0..5 {
+        let secret = format!("sk-proj-{i}{}", "x".repeat(15_000));
+        let o = env.run(
+            &["models", "auth", "add", "--provider", "openai", "--profile-id", &format!("openai:big{i}")],
+            &secret,
+        );
+        assert_eq!(o.code, 0, "{o:?}");
+    }
+    let svc = Service::start(&env, &["--unlock"]);
+    let ids: Vec<String> = (0..5).map(|i| format!("main/openai:big{i}")).collect();
+    let r = call(&svc.socket, json!({"v":1,"op":"get","ids":ids}));
+    assert_eq!(r["error"]["code"], "TOO_LARGE", "{r}");
+    let st = call(&svc.socket, json!({"v":1,"op":"status"}));
+    assert_eq!(st["status"]["handedOut"], 0, "{st}");
+    let log = wait_log(&svc, "TOO_LARGE");
+    assert!(!log.contains("handed out"), "{log}");
+    assert!(log.contains("refused get to") && log.contains("TOO_LARGE"), "{log}");
+    // Two of them fit, and count.
+    let r = call(&svc.socket, json!({"v":1,"op":"get","ids":&ids[..2]}));
+    assert_eq!(r["values"].as_object().unwrap().len(), 2, "{r}");
+    assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["status"]["handedOut"], 2);
+    assert!(wait_log(&svc, "handed out [").contains("handed out [main/openai:big0,main/openai:big1]"));
+}
+
+/// Run `clawkeep <args>`, killed after `secs`.
+fn run_bounded(mut c: Command, secs: u64) -> common::Out {
+    let mut child = c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let o = child.wait_with_output().unwrap();
+    common::Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn serve_refuses_bad_settings_at_start() {
+    let env = file_env();
+    let socket = env.dir.path().join("run").join("agent.sock");
+    let serve = |args: &[&str], extra: &[(&str, &str)]| {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        let mut c = env.cmd(&all);
+        c.env("CLAWKEEP_SOCKET", &socket);
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        run_bounded(c, 3)
+    };
+    let o = serve(&["--max-clients", "0"], &[]);
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("--max-clients"), "{o:?}");
+    let o = serve(&[], &[("CLAWKEEP_KEYCHAIN_TIMEOUT_MS", "abc")]);
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("CLAWKEEP_KEYCHAIN_TIMEOUT_MS") && o.stderr.contains("abc"), "{o:?}");
+    let o = serve(&["--unlock"], &[("CLAWKEEP_PASSPHRASE_FILE", "")]);
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("CLAWKEEP_PASSPHRASE_FILE") && o.stderr.contains("empty"), "{o:?}");
+    assert!(!socket.exists());
+}
+
+#[test]
+fn the_default_client_slots_fit_an_8_mib_memlock_limit() {
+    if !common::have("prlimit") {
+        return common::skip("the_default_client_slots_fit_an_8_mib_memlock_limit", "prlimit missing");
+    }
+    let mut env = file_env();
+    env.wrapper = vec!["prlimit".into(), "--memlock=8388608:8388608".into(), "--".into()];
+    let svc = Service::start(&env, &["--unlock"]);
+    // Every connection the service accepts at once takes a slot (or a reserved one, or gets BUSY).
+    let held: Vec<UnixStream> = (0..70)
+        .map(|_| {
+            let s = UnixStream::connect(&svc.socket).unwrap();
+            (&s).write_all(b"{\"v\":1,").unwrap();
+            s
+        })
+        .collect();
+    // Reserved slots held by a half-sent frame are answered BUSY after 0.5 s; the regular ones stay taken.
+    std::thread::sleep(Duration::from_millis(1200));
+    let st = ck(&env, &svc, &["status", "--json"], "");
+    drop(held);
+    assert_eq!(st.code, 0, "{st:?}");
+    let st: Value = serde_json::from_str(&st.stdout).unwrap();
+    assert_eq!(st["lockedMemoryLimit"], 8_388_608, "{st}");
+    assert!(st["lockedMemory"].as_u64().unwrap() <= 8_388_608, "{st}");
+    assert!(st["lockedMemory"].as_u64().unwrap() >= 48 * 128 * 1024, "all default slots in use: {st}");
+    assert!(!svc.log_text().contains("could not lock"), "{}", svc.log_text());
+    let o = ck(&env, &svc, &["status"], "");
+    assert!(o.stdout.contains("(limit 8388608 bytes, RLIMIT_MEMLOCK)"), "{o:?}");
+}
+
+#[test]
+fn an_unlock_overlapping_the_expiry_of_the_previous_one_succeeds() {
+    let env = file_env();
+    let svc = Service::start(&env, &[]);
+    let pass = std::fs::read_to_string(&env.pass_file).unwrap().trim_end().to_string();
+    for offset_ms in [940u64, 960, 980] {
+        let r = call(&svc.socket, json!({"v":1,"op":"unlock","passphrase":pass,"ttlMs":1000}));
+        assert_eq!(r["ok"], true, "{r}");
+        let t0 = Instant::now();
+        std::thread::sleep(Duration::from_millis(offset_ms));
+        let (socket, p) = (svc.socket.clone(), pass.clone());
+        let second = std::thread::spawn(move || call(&socket, json!({"v":1,"op":"unlock","passphrase":p})));
+        // While the second unlock derives its key, the first one expires (a request notices it at once).
+        std::thread::sleep(Duration::from_millis(1_020u64.saturating_sub(t0.elapsed().as_millis() as u64)));
+        let _ = get(&svc.socket, "main/anthropic:default");
+        let u = second.join().unwrap();
+        assert_eq!(u["ok"], true, "offset {offset_ms} ms: {u}");
+        assert_eq!(get(&svc.socket, "main/anthropic:default")["values"]["main/anthropic:default"], KEY);
+        assert_eq!(call(&svc.socket, json!({"v":1,"op":"lock"}))["ok"], true);
+    }
+}
+
+#[test]
+fn lock_stops_a_select_waiting_on_openclaw_s_lock() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--unlock"]);
+    // A live process (this test) holds OpenClaw's lock on auth-profiles.json.
+    let lock = env.agent_dir("main").join("auth-profiles.json.lock");
+    let me = std::process::id();
+    let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+    let starttime: u64 = stat.rsplit_once(')').unwrap().1.split_whitespace().nth(19).unwrap().parse().unwrap();
+    write_0600(
+        &lock,
+        format!("{{\"pid\": {me}, \"createdAt\": \"x\", \"starttime\": {starttime}}}\ntoken\n").as_bytes(),
+    );
+    let socket = svc.socket.clone();
+    let waiting = std::thread::spawn(move || call(&socket, json!({"v":1,"op":"select","provider":"anthropic"})));
+    std::thread::sleep(Duration::from_millis(500));
+    let o = ck(&env, &svc, &["lock"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    std::fs::remove_file(&lock).unwrap();
+    let r = waiting.join().unwrap();
+    assert_eq!(r["error"]["code"], "LOCKED", "{r}");
+    assert!(!r.to_string().contains(KEY));
+    assert_eq!(call(&svc.socket, json!({"v":1,"op":"status"}))["status"]["handedOut"], 0);
+    assert!(!svc.log_text().contains("handed out"), "{}", svc.log_text());
+}
+
+#[test]
+fn unlock_on_a_tty_prompts_before_it_connects() {
+    if !common::have("script") {
+        return common::skip("unlock_on_a_tty_prompts_before_it_connects", "`script` missing");
+    }
+    let env = file_env();
+    let svc = Service::start(&env, &["--client-timeout", "1s"]);
+    let script =
+        std::env::split_paths(&std::env::var_os("PATH").unwrap()).map(|d| d.join("script")).find(|p| p.is_file());
+    let mut template = env.cmd(&[]);
+    template.env("CLAWKEEP_SOCKET", &svc.socket).env_remove("CLAWKEEP_PASSPHRASE_FILE");
+    let mut s = Command::new(script.unwrap());
+    s.args(["-qec", &format!("{} unlock", env!("CARGO_BIN_EXE_clawkeep")), "/dev/null"]).env_clear();
+    for (k, v) in template.get_envs() {
+        if let Some(v) = v {
+            s.env(k, v);
+        }
+    }
+    let mut child = s.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // The user takes 3 s to type: longer than the service waits for a request.
+    std::thread::sleep(Duration::from_secs(3));
+    stdin.write_all(format!("{}\n", common::PASSPHRASE).as_bytes()).unwrap();
+    let o = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["values"]["main/anthropic:default"], KEY);
+}
+
+#[test]
+fn model_list_says_missing_when_the_secret_is_gone() {
+    let env = file_env();
+    let list = || env.run(&["model-command", "--session", "s1", "/model list"], "");
+    let o = list();
+    assert_eq!(o.code, 0, "{o:?}");
+    let row = |o: &common::Out| o.stdout.lines().find(|l| l.contains("anthropic:default")).unwrap().to_string();
+    assert!(row(&o).contains(" static "), "{o:?}");
+    for e in std::fs::read_dir(env.ck().join("secrets")).unwrap() {
+        std::fs::remove_file(e.unwrap().path()).unwrap();
+    }
+    let o = list();
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(row(&o).contains(" missing "), "{o:?}");
+    let s = env.run(&["models", "status"], "");
+    assert!(s.stdout.lines().any(|l| l.contains("anthropic:default") && l.contains("missing")), "{s:?}");
 }

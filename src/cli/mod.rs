@@ -98,7 +98,7 @@ enum Command {
         #[arg(long)]
         ttl: Option<String>,
     },
-    /// Make the running service forget the passphrase (wipes the unwrapped identity).
+    /// Make the running service wipe the file store's unwrapped identity (it never keeps the passphrase).
     Lock,
     /// The running service: pid, backend, locked or unlocked and until when.
     Status {

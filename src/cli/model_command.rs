@@ -45,12 +45,13 @@ pub fn run(paths: &Paths, session: &str, agent: &str, text: &str) -> Result<i32>
         "list" => {
             let vault = super::open_vault(paths).ok();
             let now = now_ms();
-            let rows = list(vault.as_ref(), paths, agent, None)?;
+            // The same STATUS as `models status`: `missing` when the secret is gone.
+            let rows = clawkeep::ops::status::status(vault.as_ref(), paths, agent, now)?;
             if rows.is_empty() {
                 println!("no profiles for agent {agent}");
             }
             for r in rows {
-                let health = health_of(r.expires, now);
+                let health = r.status;
                 let pinned = pin.as_ref().and_then(|p| p.profile.as_deref()) == Some(r.profile_id.as_str());
                 println!(
                     "{:<12} {:<28} {:<8} {:<9} {}{}",

@@ -32,7 +32,8 @@ pub struct ServeArgs {
     /// Longest an unlock lasts.
     #[arg(long, default_value = "8h")]
     ttl: String,
-    /// An unlock ends after this long without a request that needs it.
+    /// An unlock ends after this long without a `get`, `select`, `report` or `store` request (whatever its outcome;
+    /// `status`, `lock` and `unlock` do not count).
     #[arg(long, default_value = "1h")]
     idle_timeout: String,
     /// A client must send each request within this.
@@ -41,8 +42,8 @@ pub struct ServeArgs {
     /// Also serve root (by default only the service's own uid is served).
     #[arg(long)]
     allow_root: bool,
-    /// Connections served at once; more are answered BUSY.
-    #[arg(long, default_value_t = 64)]
+    /// Connections served at once (at least 1); more are answered BUSY, except `status` and `lock`.
+    #[arg(long, default_value_t = clawkeep::service::DEFAULT_MAX_CLIENTS)]
     max_clients: usize,
 }
 
@@ -52,13 +53,27 @@ pub fn serve(paths: &Paths, a: ServeArgs) -> Result<i32> {
     config.idle = duration("idle-timeout", &a.idle_timeout)?;
     config.client_timeout = duration("client-timeout", &a.client_timeout)?;
     config.allow_root = a.allow_root;
-    config.max_clients = a.max_clients.max(1);
+    if a.max_clients == 0 {
+        return Err(Error::InvalidInput("--max-clients: must be at least 1".into()));
+    }
+    config.max_clients = a.max_clients;
+    // A bad keychain deadline is refused at start, not on the first request.
+    clawkeep::vault::store::keychain_timeout()?;
     let pass = if a.unlock {
-        if std::env::var_os(input::PASSPHRASE_FILE).is_none() {
-            return Err(Error::InvalidInput(format!(
-                "--unlock reads the passphrase from {} (e.g. systemd's LoadCredential=); it is not set",
-                input::PASSPHRASE_FILE
-            )));
+        match std::env::var_os(input::PASSPHRASE_FILE) {
+            None => {
+                return Err(Error::InvalidInput(format!(
+                    "--unlock reads the passphrase from {} (e.g. systemd's LoadCredential=); it is not set",
+                    input::PASSPHRASE_FILE
+                )));
+            }
+            Some(v) if v.is_empty() => {
+                return Err(Error::InvalidInput(format!(
+                    "--unlock reads the passphrase from {}, which is set but empty; name the passphrase file",
+                    input::PASSPHRASE_FILE
+                )));
+            }
+            Some(_) => {}
         }
         Some(input::passphrase()?)
     } else {
@@ -122,14 +137,21 @@ fn show(s: &ServiceStatus, json: bool) {
         (true, None) => println!("secrets: readable (keychain backends need no unlock)"),
         (false, _) => println!("file store: locked (`clawkeep unlock`)"),
     }
-    println!("locked memory: {} bytes; secrets handed out: {}", s.locked_memory, s.handed_out);
+    let limit = match s.locked_memory_limit {
+        Some(l) => format!("{l} bytes"),
+        None => "unlimited".into(),
+    };
+    println!(
+        "locked memory: {} bytes (limit {limit}, RLIMIT_MEMLOCK); secrets handed out: {}",
+        s.locked_memory, s.handed_out
+    );
 }
 
 pub fn unlock(paths: &Paths, ttl: Option<String>) -> Result<i32> {
     let ttl_ms = ttl.map(|t| duration("ttl", &t)).transpose()?.map(|d| d.as_millis() as u64);
-    let mut client = required(paths)?;
-    // Keychain backends need no unlock: do not ask for a passphrase that would not be used.
-    let state = client.call(&Request::new("status"))?.status.unwrap_or_default();
+    // Keychain backends need no unlock: do not ask for a passphrase that would not be used. This first connection
+    // is closed before the prompt: typing may take longer than the service waits for a request.
+    let state = call(paths, &Request::new("status"))?.status.unwrap_or_default();
     if state.backend == "none" {
         return Err(Error::NotInitialized(paths.clawkeep_dir.clone()));
     }
@@ -140,7 +162,7 @@ pub fn unlock(paths: &Paths, ttl: Option<String>) -> Result<i32> {
     let mut req = Request::new("unlock");
     req.passphrase = Some(WireSecret(input::passphrase()?));
     req.ttl_ms = ttl_ms;
-    let resp = client.call(&req)?;
+    let resp = required(paths)?.call(&req)?;
     if !resp.ok {
         return Err(failure(resp));
     }

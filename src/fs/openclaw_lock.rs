@@ -4,7 +4,7 @@
 //! A lock whose owner process is gone (or whose start time differs: a reused pid) is stale and removed.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -26,11 +26,11 @@ impl OpenClawLock {
         let mut name = target.file_name().unwrap_or_default().to_os_string();
         name.push(".lock");
         let path = target.with_file_name(name);
-        let reclaim = path.with_extension("lock.reclaim");
+        let guard = path.with_extension("lock.reclaim");
         let content = payload();
         let start = Instant::now();
         loop {
-            if !reclaim.exists() {
+            if !guard.exists() {
                 match std::fs::OpenOptions::new()
                     .write(true)
                     .create_new(true)
@@ -55,8 +55,10 @@ impl OpenClawLock {
                                 ),
                             });
                         }
-                        if is_stale(&path) {
-                            let _ = std::fs::remove_file(&path);
+                        if let Some(seen) = Seen::of(&path)
+                            && is_stale(&path, &seen.content)
+                            && reclaim(&path, &guard, &seen)
+                        {
                             continue;
                         }
                     }
@@ -102,9 +104,57 @@ fn starttime(pid: u32) -> Option<u64> {
     stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }
 
-fn is_stale(path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else { return false };
-    let json_part = text.rsplitn(3, '\n').last().unwrap_or(&text);
+/// How long a `<lock>.reclaim` guard may stand before it counts as left behind by a crashed process.
+const RECLAIM_STALE: Duration = Duration::from_secs(30);
+
+/// A lock file as it was read: its content and identity (device, inode).
+#[derive(PartialEq)]
+struct Seen {
+    content: Vec<u8>,
+    dev: u64,
+    ino: u64,
+}
+
+impl Seen {
+    /// Read a lock file without following a symlink or blocking on a FIFO; `None` if it is gone or not a regular
+    /// file.
+    fn of(path: &Path) -> Option<Seen> {
+        use std::io::Read;
+        use std::os::unix::fs::MetadataExt;
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+            .open(path)
+            .ok()?;
+        let m = f.metadata().ok().filter(|m| m.is_file())?;
+        let mut content = Vec::new();
+        Read::by_ref(&mut f).take(64 * 1024).read_to_end(&mut content).ok()?;
+        Some(Seen { content, dev: m.dev(), ino: m.ino() })
+    }
+}
+
+/// Remove the stale lock `seen` as OpenClaw's fs-safe does: take the `<lock>.reclaim` guard with `mkdir` (only one
+/// process gets it), read the lock again under it and remove it only if it is still the same file with the same
+/// content, then drop the guard. `false` when another process holds the guard or the lock changed meanwhile (it may
+/// be a fresh lock OpenClaw just took).
+fn reclaim(path: &Path, guard: &Path, seen: &Seen) -> bool {
+    if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(guard) {
+        let abandoned = std::fs::symlink_metadata(guard)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|d| d > RECLAIM_STALE));
+        if e.kind() == std::io::ErrorKind::AlreadyExists && abandoned {
+            let _ = std::fs::remove_dir(guard);
+        }
+        return false;
+    }
+    let removed = Seen::of(path).is_some_and(|now| now == *seen) && std::fs::remove_file(path).is_ok();
+    let _ = std::fs::remove_dir(guard);
+    removed
+}
+
+fn is_stale(path: &Path, content: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(content) else { return false };
+    let json_part = text.rsplitn(3, '\n').last().unwrap_or(text);
     let Ok(v) = serde_json::from_str::<serde_json::Value>(json_part) else {
         // No readable payload: stale once old enough (OpenClaw's 30 s rule for lock files without a pid).
         return std::fs::metadata(path)
@@ -127,6 +177,64 @@ fn is_stale(path: &Path) -> bool {
 mod tests {
     use super::*;
 
+    fn stale(path: &Path) -> bool {
+        is_stale(path, &std::fs::read(path).unwrap())
+    }
+
+    fn live_payload() -> String {
+        let me = std::process::id();
+        format!("{{\"pid\": {me}, \"createdAt\": \"x\", \"starttime\": {}}}\nstandin\n", starttime(me).unwrap())
+    }
+
+    /// A stand-in for OpenClaw's fs-safe reclaim, with its window widened: take the guard with mkdir, find the lock
+    /// stale, wait, replace it with its own fresh lock (O_EXCL), drop the guard.
+    fn fs_safe_reclaim(lock: PathBuf, guard: PathBuf, window: Duration, in_window: std::sync::mpsc::Sender<()>) {
+        std::fs::create_dir(&guard).unwrap();
+        assert!(stale(&lock));
+        in_window.send(()).unwrap();
+        std::thread::sleep(window);
+        std::fs::remove_file(&lock).unwrap();
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&lock).unwrap();
+        f.write_all(live_payload().as_bytes()).unwrap();
+        std::fs::remove_dir(&guard).unwrap();
+    }
+
+    #[test]
+    fn a_stale_lock_is_removed_only_under_the_reclaim_guard_and_only_if_unchanged() {
+        let d = tempfile::tempdir().unwrap();
+        let lock = d.path().join("auth-profiles.json.lock");
+        let guard = d.path().join("auth-profiles.json.lock.reclaim");
+        std::fs::write(&lock, "{\"pid\": 999999999, \"createdAt\": \"x\"}\ntoken\n").unwrap();
+        // clawkeep reads the stale lock; then OpenClaw reclaims it first.
+        let seen = Seen::of(&lock).unwrap();
+        assert!(is_stale(&lock, &seen.content));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let standin = {
+            let (l, g) = (lock.clone(), guard.clone());
+            std::thread::spawn(move || fs_safe_reclaim(l, g, Duration::from_millis(400), tx))
+        };
+        rx.recv().unwrap();
+        // Inside OpenClaw's window: the guard is taken, clawkeep leaves the lock alone.
+        assert!(!reclaim(&lock, &guard, &seen));
+        assert!(guard.is_dir(), "clawkeep must not remove another process's guard");
+        standin.join().unwrap();
+        // After it: the lock at the path is OpenClaw's fresh one, not the stale one clawkeep read.
+        assert!(!reclaim(&lock, &guard, &seen));
+        assert_eq!(std::fs::read_to_string(&lock).unwrap(), live_payload());
+        assert!(!guard.exists());
+        // The same content under a new inode is another lock too.
+        std::fs::write(&lock, &seen.content).unwrap();
+        let seen = Seen::of(&lock).unwrap();
+        let other = d.path().join("other");
+        std::fs::write(&other, &seen.content).unwrap();
+        std::fs::rename(&other, &lock).unwrap();
+        assert!(!reclaim(&lock, &guard, &seen));
+        // Unchanged: removed, and the guard released.
+        let seen = Seen::of(&lock).unwrap();
+        assert!(reclaim(&lock, &guard, &seen));
+        assert!(!lock.exists() && !guard.exists());
+    }
+
     #[test]
     fn lock_is_exclusive_released_and_stale_locks_are_reclaimed() {
         let d = tempfile::tempdir().unwrap();
@@ -135,7 +243,7 @@ mod tests {
         let lp = d.path().join("auth-profiles.json.lock");
         let text = std::fs::read_to_string(&lp).unwrap();
         assert!(text.contains(&format!("\"pid\": {}", std::process::id())), "{text}");
-        assert!(!is_stale(&lp), "our own live lock is not stale");
+        assert!(!stale(&lp), "our own live lock is not stale");
         drop(lock);
         assert!(!lp.exists());
         // A lock left by a dead process is reclaimed.
@@ -146,9 +254,9 @@ mod tests {
         let me = std::process::id();
         let st = starttime(me).unwrap();
         std::fs::write(&lp, format!("{{\"pid\": {me}, \"createdAt\": \"x\", \"starttime\": {st}}}\ntoken\n")).unwrap();
-        assert!(!is_stale(&lp));
+        assert!(!stale(&lp));
         std::fs::write(&lp, format!("{{\"pid\": {me}, \"createdAt\": \"x\", \"starttime\": {}}}\ntoken\n", st + 1))
             .unwrap();
-        assert!(is_stale(&lp), "a reused pid (different start time) is stale");
+        assert!(stale(&lp), "a reused pid (different start time) is stale");
     }
 }

@@ -338,9 +338,15 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
             );
         }
     }
-    if let Ok(Some(bytes)) = crate::fs::read_optional(&paths.openclaw_config())
-        && let Ok(text) = std::str::from_utf8(&bytes)
-        && let Ok(cfg) = json5::from_str::<Value>(text)
+    let config = match crate::fs::read_optional(&paths.openclaw_config()) {
+        Ok(Some(bytes)) => crate::profiles::openclaw_config::parse(&paths.openclaw_config(), &bytes)
+            .inspect_err(|e| {
+                r.add("CONFIG_UNREADABLE", Severity::Error, Some(&paths.openclaw_config()), e.to_string(), None)
+            })
+            .ok(),
+        _ => None,
+    };
+    if let Some(cfg) = config
         && let Some(providers) = cfg.pointer("/models/providers").and_then(Value::as_object)
     {
         for (name, p) in providers {

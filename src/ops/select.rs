@@ -204,6 +204,17 @@ fn plan_with(vault: &Vault, paths: &Paths, state: &AuthState, want: Want<'_>, no
 
 /// Choose the profile to use for `provider`, read its secret and record `lastUsed`.
 pub fn select(vault: &Vault, paths: &Paths, want: Want<'_>) -> Result<Selected> {
+    select_with(vault, paths, want, &|id| vault.get(id))
+}
+
+/// [`select`], with the secret read by `read`, called once OpenClaw's locks are held and the profile is chosen (the
+/// service checks there that no `lock` came while it waited, and only then takes the identity).
+pub fn select_with(
+    vault: &Vault,
+    paths: &Paths,
+    want: Want<'_>,
+    read: &dyn Fn(&SecretId) -> Result<SecretString>,
+) -> Result<Selected> {
     let Want { agent, provider, .. } = want;
     let now = now_ms();
     crate::fs::ensure_private_dir(&paths.agent_dir(agent))?;
@@ -228,7 +239,7 @@ pub fn select(vault: &Vault, paths: &Paths, want: Want<'_>) -> Result<Selected> 
     let profile = first.profile.clone();
     let cred_type = first.cred_type.clone();
     let secret_id = SecretId::parse(plan.secret_ids.get(&profile).map(String::as_str).unwrap_or_default())?;
-    let secret = vault.get(&secret_id)?;
+    let secret = read(&secret_id)?;
     let mut stats = state.usage(&profile);
     stats.insert("lastUsed".into(), json!(now));
     state.set_usage(&profile, stats);

@@ -30,10 +30,60 @@ pub fn lock_openclaw_files(paths: &crate::paths::Paths, agent: &str) -> Result<V
 /// A JSON object as read from a file.
 pub type Object = Map<String, Value>;
 
+/// Deepest nesting of objects and arrays accepted in OpenClaw's files (JSON and JSON5).
+pub const MAX_NESTING: usize = 128;
+
+/// Refuse a document nested deeper than [`MAX_NESTING`] before a parser recurses into it (a recursive-descent parser
+/// overflows the stack on `{a:{a:…` a few thousand levels deep). A cheap scan: `{` and `[` are counted outside
+/// strings (`"…"`, and JSON5's `'…'`) and comments (`//`, `/* */`).
+pub fn check_nesting(path: &Path, bytes: &[u8]) -> Result<()> {
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != q {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < bytes.len() && !(bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(Error::InvalidField {
+                        path: path.into(),
+                        field: "(file)".into(),
+                        message: format!(
+                            "objects and arrays nested more than {MAX_NESTING} levels deep; not read (no OpenClaw file \
+                             needs that many: check the file)"
+                        ),
+                    });
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 /// Read a JSON object file with a clear error naming the file, line and column. Missing → `None`.
 pub(crate) fn read_object(path: &Path) -> Result<Option<(Object, Vec<u8>)>> {
     crate::fs::check_file(path, true)?;
     let Some(bytes) = crate::fs::read_optional(path)? else { return Ok(None) };
+    check_nesting(path, &bytes)?;
     let value: Value = serde_json::from_slice(&bytes).map_err(|e| Error::json(path, &e))?;
     match value {
         Value::Object(m) => Ok(Some((m, bytes.to_vec()))),

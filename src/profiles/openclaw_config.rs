@@ -25,13 +25,7 @@ impl OpenClawConfig {
         let Some(bytes) = crate::fs::read_optional(path)? else {
             return Ok(OpenClawConfig { path: path.into(), doc: Map::new(), original: None });
         };
-        let text = std::str::from_utf8(&bytes).map_err(|_| Error::InvalidField {
-            path: path.into(),
-            field: "(file)".into(),
-            message: "not UTF-8".into(),
-        })?;
-        let value: Value = json5::from_str(text).map_err(|e| json5_error(path, &e))?;
-        let Value::Object(doc) = value else {
+        let Value::Object(doc) = parse(path, &bytes)? else {
             return Err(Error::InvalidField {
                 path: path.into(),
                 field: "(top level)".into(),
@@ -127,6 +121,17 @@ impl OpenClawConfig {
         crate::fs::write_json(&self.path, &self.doc)?;
         Ok(backup)
     }
+}
+
+/// Parse `openclaw.json`'s bytes (JSON5), nesting bounded first, errors naming `path`.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Value> {
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::InvalidField {
+        path: path.into(),
+        field: "(file)".into(),
+        message: "not UTF-8".into(),
+    })?;
+    super::check_nesting(path, bytes)?;
+    json5::from_str(text).map_err(|e| json5_error(path, &e))
 }
 
 /// The object at `keys`, created as needed; an error naming the field when something else is in the way.

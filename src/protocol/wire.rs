@@ -189,6 +189,9 @@ pub struct ServiceStatus {
     pub idle_until: Option<i64>,
     /// Bytes of secret memory locked into RAM.
     pub locked_memory: u64,
+    /// The service's `RLIMIT_MEMLOCK` (soft) in bytes; absent when unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_memory_limit: Option<u64>,
     /// Secrets handed out since start.
     pub handed_out: u64,
 }
@@ -283,12 +286,19 @@ pub fn parse_request(frame: &[u8]) -> Result<Request, Box<Response>> {
     Ok(req)
 }
 
-/// serde quotes offending string values in its messages (`invalid type: string "…"`); a secret sent in the wrong
-/// field must not come back in an error or a log, so quoted parts are elided.
+/// Request field names, which serde's messages may quote in backticks (``missing field `op` ``).
+const FIELDS: &[&str] =
+    &["v", "op", "ids", "provider", "agent", "session", "profile", "type", "reason", "secret", "passphrase", "ttlMs"];
+
+/// serde quotes offending values in its messages: strings in double quotes (`invalid type: string "…"`), numbers in
+/// backticks (``invalid type: integer `31415926535` ``). A secret sent in the wrong field must not come back in an
+/// error or a log, so quoted parts are elided, except backticked field names.
 fn without_quoted(msg: &str) -> String {
     let mut out = String::with_capacity(msg.len());
     let (mut quoted, mut escaped) = (false, false);
-    for c in msg.chars() {
+    let mut rest = msg;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
         if quoted && escaped {
             escaped = false;
         } else if quoted && c == '\\' {
@@ -298,6 +308,14 @@ fn without_quoted(msg: &str) -> String {
                 out.push_str("\"…\"");
             }
             quoted = !quoted;
+        } else if !quoted && c == '`' {
+            let (inner, after) = rest.split_once('`').unwrap_or((rest, ""));
+            if FIELDS.contains(&inner) {
+                out.push_str(&format!("`{inner}`"));
+            } else {
+                out.push_str("`…`");
+            }
+            rest = after;
         } else if !quoted {
             out.push(c);
         }
@@ -328,8 +346,10 @@ mod tests {
         assert_eq!(e.error.unwrap().code, code::UNSUPPORTED_VERSION);
         let e = parse_request(br#"{"op":"get"}"#).err().unwrap();
         assert_eq!(e.error.unwrap().code, code::UNSUPPORTED_VERSION);
-        let e = parse_request(br#"{"v":1,"op":7}"#).err().unwrap();
-        assert_eq!(e.error.unwrap().code, code::BAD_REQUEST);
+        let e = parse_request(br#"{"v":1,"op":7}"#).err().unwrap().error.unwrap();
+        assert_eq!(e.code, code::BAD_REQUEST);
+        let e = parse_request(br#"{"v":1}"#).err().unwrap().error.unwrap();
+        assert!(e.message.unwrap().contains("missing field `op`"), "field names are kept");
         let e = parse_request(b"{not json").err().unwrap();
         assert_eq!(e.error.unwrap().code, code::BAD_REQUEST);
     }
@@ -347,10 +367,14 @@ mod tests {
             &br#"{"v":1,"op":"store","secret":["hunter2-canary"]}"#[..],
             br#"{"v":1,"op":"get","ids":"hunter2-canary"}"#,
             br#"{"v":1,"op":"unlock","ttlMs":"x\"hunter2-canary"}"#,
+            br#"{"v":1,"op":"unlock","passphrase":31415926535}"#,
+            br#"{"v":1,"op":"store","secret":-31415926535.5}"#,
+            br#"{"v":1,"op":"store","secret":31415926535e3}"#,
         ] {
             let e = parse_request(bad).err().unwrap().error.unwrap();
             assert_eq!(e.code, code::BAD_REQUEST);
-            assert!(!e.message.unwrap().contains("hunter2"));
+            let m = e.message.unwrap();
+            assert!(!m.contains("hunter2") && !m.contains("31415926535") && !m.contains("3141592653"), "{m}");
         }
     }
 }

@@ -1,26 +1,54 @@
-//! One client connection: peer check first, then frames in and out, each within the client timeout. Buffers are
-//! locked, fixed-size and zeroed after use; a malformed frame gets an error reply, an oversized one closes the
-//! connection (it cannot be resynchronised), a silent client is dropped at the timeout.
+//! One client connection: peer check first, then frames in and out. A connection that sends nothing holds no slot
+//! and no buffer, and is closed after [`Config::idle_client`](super::Config::idle_client); once its first byte
+//! arrives it takes one of the `--max-clients` slots (two locked 64 KiB buffers, zeroed after use). When every slot is
+//! taken, a reserved slot answers `status` and `lock` (and `BUSY` to anything else), so they always get through. A
+//! malformed frame gets an error reply, an oversized one closes the connection (it cannot be resynchronised).
 
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
 
+use super::handler::{Answer, handle};
 use super::log;
 use super::peer::Peer;
 use super::state::State;
 use crate::memory::SecretBuf;
 use crate::protocol::wire::{MAX_FRAME, Response, code, encode, frame_end, parse_request};
 
+/// Largest frame a reserved slot reads: `status` and `lock` need a few dozen bytes.
+const CONTROL_FRAME: usize = 1024;
+
+/// The connection slots of a service.
+pub struct Slots {
+    /// `--max-clients` of them, for any request.
+    pub regular: Arc<Semaphore>,
+    /// A few more, for `status` and `lock` when the regular ones are all taken.
+    pub reserved: Arc<Semaphore>,
+}
+
+/// Reserved slots for `status` and `lock`.
+pub const RESERVED_SLOTS: usize = 16;
+
+/// A reserved slot waits this long for the rest of a frame whose first byte has arrived: `status` and `lock` come in
+/// one write, so a client that trickles bytes to hold reserved slots loses them at once.
+const CONTROL_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+impl Slots {
+    /// `max_clients` regular slots and [`RESERVED_SLOTS`].
+    pub fn new(max_clients: usize) -> Slots {
+        Slots { regular: Arc::new(Semaphore::new(max_clients)), reserved: Arc::new(Semaphore::new(RESERVED_SLOTS)) }
+    }
+}
+
 enum Frame {
     /// A complete frame of this length (without the newline) is at the start of the buffer.
     Line(usize),
     /// The client closed the connection.
     Closed,
-    /// No newline within `MAX_FRAME` bytes.
+    /// No newline within the buffer's capacity.
     TooLarge,
 }
 
@@ -40,21 +68,57 @@ async fn read_frame(stream: &mut UnixStream, buf: &mut SecretBuf) -> std::io::Re
     }
 }
 
-async fn send(state: &State, stream: &mut UnixStream, resp: &Response, out: &mut SecretBuf) -> bool {
-    if encode(resp, out).is_err() {
+/// Encode and send an answer; log and count what it hands out only once it is encoded.
+async fn send(state: &State, stream: &mut UnixStream, answer: Answer, out: &mut SecretBuf, peer: &Peer) -> bool {
+    let Answer { resp, handed_out } = answer;
+    if encode(&resp, out).is_err() {
+        drop(resp);
+        if handed_out.is_some() {
+            log(format_args!("refused get to {peer}: {} (the answer would exceed {MAX_FRAME} bytes)", code::TOO_LARGE));
+        }
         let too_big =
             Response::fail(code::TOO_LARGE, format!("the answer would exceed {MAX_FRAME} bytes; ask for fewer ids"));
         if encode(&too_big, out).is_err() {
             return false;
         }
+    } else if let Some(h) = handed_out {
+        log(format_args!("handed out {} to {peer}", h.what));
+        state.count_handed_out(h.count);
     }
     let ok = matches!(timeout(state.config.client_timeout, stream.write_all(out.as_slice())).await, Ok(Ok(())));
     out.clear();
     ok
 }
 
+/// An answer that holds no secret, sent without locked buffers.
+async fn send_plain(state: &State, stream: &mut UnixStream, resp: &Response) {
+    let mut line = serde_json::to_vec(resp).unwrap_or_default();
+    line.push(b'\n');
+    let _ = timeout(state.config.client_timeout, stream.write_all(&line)).await;
+}
+
+fn busy() -> Response {
+    Response::fail(code::BUSY, "too many clients at once; try again")
+}
+
+/// Wait until the client has sent a byte (without reading it); `false` when it closed the connection first.
+async fn first_byte(stream: &UnixStream) -> std::io::Result<bool> {
+    loop {
+        stream.readable().await?;
+        let peeked = stream.try_io(tokio::io::Interest::READABLE, || {
+            rustix::net::recv(stream, &mut [0u8; 1], rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT)
+                .map_err(std::io::Error::from)
+        });
+        match peeked {
+            Ok((n, _)) => return Ok(n > 0),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Serve one connection until the client closes it, misbehaves or times out.
-pub async fn serve(state: Arc<State>, mut stream: UnixStream, permit: Option<OwnedSemaphorePermit>) {
+pub async fn serve(state: Arc<State>, mut stream: UnixStream, slots: Arc<Slots>) {
     let peer = match Peer::of(&stream) {
         Ok(p) => p,
         Err(e) => {
@@ -66,17 +130,53 @@ pub async fn serve(state: Arc<State>, mut stream: UnixStream, permit: Option<Own
         log(format_args!("rejected peer {peer}: this service serves uid {} only", state.own_uid()));
         return;
     }
-    if permit.is_none() {
-        // No locked buffers for a connection that is turned away: the answer holds no secret.
-        let mut busy =
-            serde_json::to_vec(&Response::fail(code::BUSY, "too many clients at once; try again")).unwrap_or_default();
-        busy.push(b'\n');
-        let _ = timeout(state.config.client_timeout, stream.write_all(&busy)).await;
+    // Nothing is held for a connection that has not sent a byte.
+    if !matches!(timeout(state.config.idle_client(), first_byte(&stream)).await, Ok(Ok(true))) {
         return;
     }
+    if let Ok(permit) = slots.regular.clone().try_acquire_owned() {
+        serve_frames(&state, stream, &peer, permit).await;
+    } else if let Ok(permit) = slots.reserved.clone().try_acquire_owned() {
+        serve_control(&state, stream, &peer, permit).await;
+    } else {
+        log(format_args!("refused a connection from {peer}: {} (every slot is taken)", code::BUSY));
+        send_plain(&state, &mut stream, &busy()).await;
+    }
+}
+
+/// Every slot is taken: answer one `status` or `lock`, anything else `BUSY`.
+async fn serve_control(state: &State, mut stream: UnixStream, peer: &Peer, permit: OwnedSemaphorePermit) {
+    let mut inbuf = SecretBuf::new(CONTROL_FRAME);
+    let frame = timeout(CONTROL_WAIT.min(state.config.client_timeout), read_frame(&mut stream, &mut inbuf)).await;
+    let resp = match frame {
+        Ok(Ok(Frame::Line(end))) => match parse_request(&inbuf.as_slice()[..end]) {
+            Ok(req) if matches!(req.op.as_str(), "lock" | "status") => Some(handle(state, req, peer).resp),
+            _ => None,
+        },
+        Ok(Ok(Frame::Closed)) | Ok(Err(_)) => return,
+        Ok(Ok(Frame::TooLarge)) | Err(_) => None,
+    };
+    inbuf.clear();
+    let resp = resp.unwrap_or_else(|| {
+        log(format_args!("refused a request from {peer}: {} (every slot is taken)", code::BUSY));
+        busy()
+    });
+    send_plain(state, &mut stream, &resp).await;
+    drop(permit);
+}
+
+/// Frames in and out until the client closes, misbehaves or times out.
+async fn serve_frames(state: &Arc<State>, mut stream: UnixStream, peer: &Peer, permit: OwnedSemaphorePermit) {
     let mut inbuf = SecretBuf::new(MAX_FRAME);
     let mut out = SecretBuf::new(MAX_FRAME);
     loop {
+        // Between requests, a silent client is closed as fast as one that never sent anything.
+        if inbuf.is_empty() {
+            match timeout(state.config.idle_client(), stream.read(inbuf.spare())).await {
+                Ok(Ok(n)) if n > 0 => inbuf.advance(n),
+                _ => break,
+            }
+        }
         let end = match timeout(state.config.client_timeout, read_frame(&mut stream, &mut inbuf)).await {
             Err(_) => {
                 if !inbuf.is_empty() {
@@ -88,25 +188,30 @@ pub async fn serve(state: Arc<State>, mut stream: UnixStream, permit: Option<Own
             Ok(Ok(Frame::TooLarge)) => {
                 log(format_args!("dropped {peer}: frame larger than {MAX_FRAME} bytes"));
                 let resp = Response::fail(code::TOO_LARGE, format!("frame larger than {MAX_FRAME} bytes"));
-                send(&state, &mut stream, &resp, &mut out).await;
+                send(state, &mut stream, resp.into(), &mut out, peer).await;
                 break;
             }
             Ok(Ok(Frame::Line(end))) => end,
         };
-        let resp = match parse_request(&inbuf.as_slice()[..end]) {
-            Err(resp) => *resp,
+        let answer = match parse_request(&inbuf.as_slice()[..end]) {
+            Err(resp) => {
+                let c = resp.error.as_ref().map_or("", |e| e.code.as_str());
+                log(format_args!("refused a frame from {peer}: {c}"));
+                (*resp).into()
+            }
             // `lock` and `status` never wait behind slow requests on the blocking pool.
-            Ok(req) if matches!(req.op.as_str(), "lock" | "status") => super::handler::handle(&state, req, &peer),
+            Ok(req) if matches!(req.op.as_str(), "lock" | "status") => handle(state, req, peer),
             Ok(req) => {
                 let st = state.clone();
                 let p = peer.clone();
-                tokio::task::spawn_blocking(move || super::handler::handle(&st, req, &p))
-                    .await
-                    .unwrap_or_else(|_| Response::fail(code::INTERNAL, "the request failed unexpectedly"))
+                tokio::task::spawn_blocking(move || handle(&st, req, &p)).await.unwrap_or_else(|_| {
+                    log(format_args!("refused a request from {peer}: {} (the handler failed)", code::INTERNAL));
+                    Response::fail(code::INTERNAL, "the request failed unexpectedly").into()
+                })
             }
         };
         inbuf.consume(end + 1);
-        if !send(&state, &mut stream, &resp, &mut out).await {
+        if !send(state, &mut stream, answer, &mut out, peer).await {
             break;
         }
     }

@@ -1,5 +1,6 @@
 //! One request in, one response out. Runs on a blocking thread (argon2 and keychain calls block), except `lock` and
-//! `status`, which the connection answers itself. Every secret handed out is logged (ids and the peer, never values).
+//! `status`, which the connection answers itself. Every secret handed out is logged once its answer is encoded (ids
+//! and the peer, never values); every refusal is logged with its code and the peer.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,38 +16,78 @@ use crate::error::{Error, Result};
 use crate::ops::resolve::{code_for, lookup, parse_id};
 use crate::paths::{DEFAULT_AGENT, check_agent_id};
 use crate::protocol::wire::{MAX_IDS, Request, Response, WireError, code};
+use crate::secret::SecretId;
 use crate::vault::Vault;
 
+/// Secrets in an answer, to be logged and counted once the answer is encoded (an answer too large to send hands
+/// nothing out).
+pub struct HandOut {
+    /// How many secrets.
+    pub count: u64,
+    /// What to log after `handed out ` (ids and how they were chosen; never values).
+    pub what: String,
+}
+
+/// A response and what it hands out.
+pub struct Answer {
+    /// The response.
+    pub resp: Response,
+    /// Secrets in it.
+    pub handed_out: Option<HandOut>,
+}
+
+impl From<Response> for Answer {
+    fn from(resp: Response) -> Answer {
+        Answer { resp, handed_out: None }
+    }
+}
+
+/// `raw` as the log may show it: only when it has the shape of a profile id (`provider:name`, or
+/// `<agent>/<profile id>` within OpenClaw's exec id grammar); anything else may be a secret sent in the wrong field.
+pub fn shown(raw: &str) -> String {
+    let profile_shaped = SecretId::parse(raw).is_ok()
+        && parse_id(raw).and_then(|id| id.profile_parts()).is_some_and(|(agent, p)| {
+            SecretId::for_profile(&agent, &p).is_ok()
+                && p.split_once(':').is_some_and(|(prov, _)| crate::ops::profile::check_provider(prov).is_ok())
+        });
+    if profile_shaped { raw.escape_debug().to_string() } else { "(id not shown)".into() }
+}
+
 /// Answer a request.
-pub fn handle(state: &State, req: Request, peer: &Peer) -> Response {
+pub fn handle(state: &State, req: Request, peer: &Peer) -> Answer {
     let op = req.op.clone();
+    // What the refusal line names besides the op: request fields that are safe to log.
+    let about = match (req.provider.as_deref(), req.profile.as_deref()) {
+        (_, Some(p)) => format!(" ({})", shown(p)),
+        (Some(p), None) if crate::ops::profile::check_provider(p).is_ok() => format!(" (provider {p})"),
+        _ => String::new(),
+    };
     let result = match op.as_str() {
         "get" => get(state, req, peer),
-        "select" => select(state, req, peer),
-        "report" => report(state, req, peer),
-        "store" => store(state, req, peer),
-        "status" => Ok(with_status(state)),
+        "select" => select(state, req),
+        "report" => report(state, req, peer).map(Answer::from),
+        "store" => store(state, req, peer).map(Answer::from),
+        "status" => Ok(with_status(state).into()),
         "lock" => {
             if state.lock() {
                 log(format_args!("locked by {peer}; identity wiped"));
             }
-            Ok(with_status(state))
+            Ok(with_status(state).into())
         }
         "unlock" => match req.passphrase {
             Some(p) => unlock(state, p.0, req.ttl_ms.map(Duration::from_millis)).map(|()| {
                 log(format_args!("unlocked by {peer}"));
-                with_status(state)
+                with_status(state).into()
             }),
             None => Err(Error::InvalidInput("`unlock` needs `passphrase`".into())),
         },
-        other => {
+        _ => {
+            log(format_args!("refused an unknown op (not shown) to {peer}: {}", code::UNKNOWN_OP));
             return Response::fail(
                 code::UNKNOWN_OP,
-                format!(
-                    "unknown op `{}` (get, select, report, store, status, lock, unlock)",
-                    other.chars().take(32).collect::<String>()
-                ),
-            );
+                "unknown op (get, select, report, store, status, lock, unlock)".to_string(),
+            )
+            .into();
         }
     };
     result.unwrap_or_else(|e| {
@@ -56,7 +97,8 @@ pub fn handle(state: &State, req: Request, peer: &Peer) -> Response {
             Error::NotFound(_) if op == "select" => code::NO_PROFILE,
             e => code_for(e),
         };
-        Response::fail(c, e.to_string())
+        log(format_args!("refused {op}{about} to {peer}: {c}"));
+        Response::fail(c, e.to_string()).into()
     })
 }
 
@@ -65,7 +107,7 @@ pub fn unlock(state: &State, pass: SecretString, ttl: Option<Duration>) -> Resul
     if ttl.is_some_and(|t| t.is_zero()) {
         return Err(Error::InvalidInput("`ttlMs` must be greater than 0".into()));
     }
-    let epoch = state.epoch();
+    let epoch = state.lock_epoch();
     let pass = Arc::new(pass);
     let vault = Vault::open(&state.paths, Box::new(move || Ok(SecretString::from(pass.expose_secret().to_owned()))))?;
     if let Some(identity) = vault.unlocked_identity()?
@@ -87,7 +129,7 @@ fn with_status(state: &State) -> Response {
     Response { status: Some(state.status()), ..Response::ok() }
 }
 
-fn get(state: &State, req: Request, peer: &Peer) -> Result<Response> {
+fn get(state: &State, req: Request, peer: &Peer) -> Result<Answer> {
     if req.ids.is_empty() || req.ids.len() > MAX_IDS {
         return Err(Error::InvalidInput(format!("`get` needs 1 to {MAX_IDS} ids")));
     }
@@ -95,7 +137,13 @@ fn get(state: &State, req: Request, peer: &Peer) -> Result<Response> {
     let mut values = BTreeMap::new();
     let mut errors = BTreeMap::new();
     for raw in req.ids {
-        let found = parse_id(&raw).ok_or(code::INVALID_ID).and_then(|id| lookup(vault.as_ref(), &id));
+        // `INVALID_ID` only outside OpenClaw's exec id grammar, as `resolve` answers without the service; an id inside
+        // it that names no profile (`nocolon`) simply has no secret.
+        let found = match parse_id(&raw) {
+            Some(id) => lookup(vault.as_ref(), &id),
+            None if SecretId::parse(&raw).is_ok() => Err(code::NOT_FOUND),
+            None => Err(code::INVALID_ID),
+        };
         match found {
             Ok(v) => {
                 values.insert(raw, v);
@@ -105,26 +153,19 @@ fn get(state: &State, req: Request, peer: &Peer) -> Result<Response> {
             }
         }
     }
-    if !values.is_empty() {
+    let handed_out = (!values.is_empty()).then(|| {
         let ids: Vec<String> = values.keys().map(|k| k.escape_debug().to_string()).collect();
-        log(format_args!("handed out [{}] to {peer}", ids.join(",")));
-        state.count_handed_out(values.len() as u64);
-    }
+        HandOut { count: values.len() as u64, what: format!("[{}]", ids.join(",")) }
+    });
     if !errors.is_empty() {
         // A secret pasted into `ids` by mistake must not reach the log: only profile-shaped ids are named.
-        let ids: Vec<String> = errors
-            .iter()
-            .map(|(k, e)| match k.contains(':') && k.len() <= 128 {
-                true => format!("{}={}", k.escape_debug(), e.code),
-                false => format!("(id not shown)={}", e.code),
-            })
-            .collect();
+        let ids: Vec<String> = errors.iter().map(|(k, e)| format!("{}={}", shown(k), e.code)).collect();
         log(format_args!("refused [{}] to {peer}", ids.join(",")));
     }
-    Ok(Response { values: Some(values), errors: Some(errors), ..Response::ok() })
+    Ok(Answer { resp: Response { values: Some(values), errors: Some(errors), ..Response::ok() }, handed_out })
 }
 
-fn select(state: &State, req: Request, peer: &Peer) -> Result<Response> {
+fn select(state: &State, req: Request) -> Result<Answer> {
     let agent = agent_of(&req)?;
     let provider = req.provider.clone().ok_or_else(|| Error::InvalidInput("`select` needs `provider`".into()))?;
     crate::ops::profile::check_provider(&provider)?;
@@ -137,24 +178,38 @@ fn select(state: &State, req: Request, peer: &Peer) -> Result<Response> {
     {
         pin = p.profile;
     }
-    let vault = state.vault()?.ok_or_else(|| Error::NotInitialized(state.paths.clawkeep_dir.clone()))?;
+    // The identity is taken only to decrypt, after OpenClaw's locks are held: a `lock` (or expiry) that came while
+    // this request waited for them makes it answer LOCKED instead of handing the secret out.
+    let epoch = state.epoch();
+    if !Vault::exists(&state.paths) {
+        return Err(Error::NotInitialized(state.paths.clawkeep_dir.clone()));
+    }
+    state.touch();
+    let vault = Vault::open_unlocked(&state.paths, None)?;
+    let read = |id: &SecretId| {
+        if vault.backend() != crate::vault::Backend::File {
+            return vault.get(id);
+        }
+        let identity = state.identity_at(epoch).ok_or(Error::VaultLocked)?;
+        Vault::open_unlocked(&state.paths, Some(identity))?.get(id)
+    };
     let want = crate::ops::select::Want {
         agent: &agent,
         provider: &provider,
         pin: pin.as_deref(),
         cred_type: req.cred_type.as_deref(),
     };
-    let s = crate::ops::select::select(&vault, &state.paths, want)?;
-    log(format_args!("handed out {} (select {provider}, {}) to {peer}", s.secret_id.as_str(), s.plan.order_source));
-    state.count_handed_out(1);
-    Ok(Response {
+    let s = crate::ops::select::select_with(&vault, &state.paths, want, &read)?;
+    let what = format!("{} (select {provider}, {})", s.secret_id.as_str(), s.plan.order_source);
+    let resp = Response {
         profile: Some(s.profile),
         id: Some(s.secret_id.to_string()),
         cred_type: Some(s.cred_type),
         secret: Some(Zeroizing::new(s.secret.expose_secret().to_owned())),
         candidates: Some(s.plan.candidates),
         ..Response::ok()
-    })
+    };
+    Ok(Answer { resp, handed_out: Some(HandOut { count: 1, what }) })
 }
 
 fn report(state: &State, req: Request, peer: &Peer) -> Result<Response> {

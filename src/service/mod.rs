@@ -20,6 +20,10 @@ use crate::error::{Error, Result};
 use crate::paths::Paths;
 use state::State;
 
+/// Default `--max-clients`: each connection locks two 64 KiB frame buffers, so 48 of them (6 MiB) leave room for the
+/// identity page, the reserved `status`/`lock` slots and the rest within the common 8 MiB `RLIMIT_MEMLOCK`.
+pub const DEFAULT_MAX_CLIENTS: usize = 48;
+
 /// How the service runs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -37,7 +41,15 @@ pub struct Config {
     pub max_clients: usize,
 }
 
+/// How long a connection may stay silent before its first byte (and between requests).
+pub const IDLE_CLIENT: Duration = Duration::from_secs(2);
+
 impl Config {
+    /// [`IDLE_CLIENT`], or the client timeout if that is shorter.
+    pub fn idle_client(&self) -> Duration {
+        self.client_timeout.min(IDLE_CLIENT)
+    }
+
     /// Defaults for `paths`.
     pub fn new(paths: &Paths) -> Config {
         Config {
@@ -46,7 +58,7 @@ impl Config {
             idle: Duration::from_secs(3600),
             client_timeout: Duration::from_secs(10),
             allow_root: false,
-            max_clients: 64,
+            max_clients: DEFAULT_MAX_CLIENTS,
         }
     }
 }
@@ -79,7 +91,7 @@ async fn serve(paths: Paths, config: Config, unlock: Option<SecretString>) -> Re
             .await
             .map_err(|e| Error::Internal(e.to_string()))??;
     }
-    let bound = claim.bind()?;
+    let mut bound = claim.bind()?;
     let st = state.status();
     log(format_args!(
         "listening on {} (pid {}, backend {}, {}, serving uid {}{})",
@@ -90,7 +102,7 @@ async fn serve(paths: Paths, config: Config, unlock: Option<SecretString>) -> Re
         state.own_uid(),
         if config.allow_root { " and root" } else { "" }
     ));
-    let slots = Arc::new(tokio::sync::Semaphore::new(config.max_clients));
+    let slots = Arc::new(connection::Slots::new(config.max_clients));
     let mut sweep = tokio::time::interval(Duration::from_millis(250));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::Internal(format!("installing the SIGTERM handler: {e}")))?;
@@ -98,8 +110,7 @@ async fn serve(paths: Paths, config: Config, unlock: Option<SecretString>) -> Re
         tokio::select! {
             accepted = bound.listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let permit = slots.clone().try_acquire_owned().ok();
-                    tokio::spawn(connection::serve(state.clone(), stream, permit));
+                    tokio::spawn(connection::serve(state.clone(), stream, slots.clone()));
                 }
                 Err(e) => {
                     log(format_args!("accept failed: {e}"));
@@ -109,6 +120,16 @@ async fn serve(paths: Paths, config: Config, unlock: Option<SecretString>) -> Re
             _ = sweep.tick() => {
                 if let Some(why) = state.expire() {
                     log(format_args!("locked the file store ({why}); its identity was wiped"));
+                }
+                // A deleted socket file leaves the service unreachable: nobody could `lock` it. Lock, then bind again.
+                if !bound.present() {
+                    state.lock();
+                    log(format_args!("the socket {} was removed; locked the file store, identity wiped", config.socket.display()));
+                    if let Err(e) = bound.rebind() {
+                        log(format_args!("stopping: {e}"));
+                        return Err(e);
+                    }
+                    log(format_args!("listening on {} again", config.socket.display()));
                 }
             }
             _ = tokio::signal::ctrl_c() => break,

@@ -43,8 +43,11 @@ pub struct State {
     own_uid: u32,
     unlocked: Mutex<Option<Unlocked>>,
     handed_out: AtomicU64,
-    /// Bumped by every lock, expiry and shutdown: an unlock that started before one of them does not take effect.
+    /// Bumped by every lock, expiry and shutdown: a `select` that started before one of them hands nothing out.
     epoch: AtomicU64,
+    /// Bumped by `lock` and shutdown only: an unlock that started before one of them does not take effect (an expiry
+    /// of the previous unlock does not void it).
+    lock_epoch: AtomicU64,
 }
 
 impl State {
@@ -57,6 +60,7 @@ impl State {
             unlocked: Mutex::new(None),
             handed_out: AtomicU64::new(0),
             epoch: AtomicU64::new(0),
+            lock_epoch: AtomicU64::new(0),
         }
     }
 
@@ -81,7 +85,16 @@ impl State {
 
     /// The identity for a request, if unlocked and not expired; counts as use for the idle timer.
     pub fn identity(&self) -> Option<SharedIdentity> {
+        self.identity_at(self.epoch())
+    }
+
+    /// The identity, only if nothing wiped it since `epoch` was read (a request that waited must not hand out a
+    /// secret after a `lock`); counts as use.
+    pub fn identity_at(&self, epoch: u64) -> Option<SharedIdentity> {
         let mut slot = self.slot();
+        if self.epoch() != epoch {
+            return None;
+        }
         if slot.as_ref()?.expired(self.config.idle).is_some() {
             *slot = None;
             self.epoch.fetch_add(1, Ordering::SeqCst);
@@ -93,17 +106,30 @@ impl State {
         Some(u.identity.clone())
     }
 
-    /// The current lock epoch; pass it to [`set_unlocked`](Self::set_unlocked).
+    /// The current wipe epoch (locks, expiries, shutdown); pass it to [`identity_at`](Self::identity_at).
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    /// Keep `identity` for `ttl` (`None` = the configured TTL, which also caps any requested one), unless a lock,
-    /// expiry or shutdown happened since `epoch` was read; whether it was kept.
-    pub fn set_unlocked(&self, identity: SharedIdentity, ttl: Option<Duration>, epoch: u64) -> bool {
+    /// Count a request as use for the idle timer, without taking the identity.
+    pub fn touch(&self) {
+        if let Some(u) = self.slot().as_mut() {
+            u.last_used = Instant::now();
+            u.last_used_ms = now_ms();
+        }
+    }
+
+    /// The current lock epoch (`lock`, shutdown); pass it to [`set_unlocked`](Self::set_unlocked).
+    pub fn lock_epoch(&self) -> u64 {
+        self.lock_epoch.load(Ordering::SeqCst)
+    }
+
+    /// Keep `identity` for `ttl` (`None` = the configured TTL, which also caps any requested one), unless a lock or
+    /// shutdown happened since `lock_epoch` was read; whether it was kept.
+    pub fn set_unlocked(&self, identity: SharedIdentity, ttl: Option<Duration>, lock_epoch: u64) -> bool {
         let ttl = ttl.map_or(self.config.ttl, |t| t.min(self.config.ttl));
         let mut slot = self.slot();
-        if self.epoch.load(Ordering::SeqCst) != epoch {
+        if self.lock_epoch.load(Ordering::SeqCst) != lock_epoch {
             return false;
         }
         let (now, now_wall) = (Instant::now(), now_ms());
@@ -121,6 +147,7 @@ impl State {
     pub fn lock(&self) -> bool {
         let mut slot = self.slot();
         self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.lock_epoch.fetch_add(1, Ordering::SeqCst);
         slot.take().is_some()
     }
 
@@ -160,6 +187,7 @@ impl State {
             idle_until,
             backend,
             locked_memory: crate::memory::locked_bytes() as u64,
+            locked_memory_limit: rustix::process::getrlimit(rustix::process::Resource::Memlock).current,
             handed_out: self.handed_out.load(Ordering::Relaxed),
         }
     }

@@ -18,14 +18,19 @@ pub const SERVICE: &str = "clawkeep";
 /// The longest any keychain call may take.
 pub const MAX_TIMEOUT_MS: u64 = 3000;
 
-/// The keychain deadline: `CLAWKEEP_KEYCHAIN_TIMEOUT_MS` (capped at 3000), default 3000.
-pub fn keychain_timeout() -> Duration {
-    let ms = std::env::var("CLAWKEEP_KEYCHAIN_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(|v| v.clamp(1, MAX_TIMEOUT_MS))
-        .unwrap_or(MAX_TIMEOUT_MS);
-    Duration::from_millis(ms)
+/// The keychain deadline: `CLAWKEEP_KEYCHAIN_TIMEOUT_MS` (capped at 3000), default 3000 (also when empty); a value
+/// that is not a whole number of milliseconds is refused.
+pub fn keychain_timeout() -> Result<Duration> {
+    let ms = match std::env::var_os("CLAWKEEP_KEYCHAIN_TIMEOUT_MS").filter(|v| !v.is_empty()) {
+        None => MAX_TIMEOUT_MS,
+        Some(v) => v.to_str().and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "CLAWKEEP_KEYCHAIN_TIMEOUT_MS is `{}`, not a number of milliseconds (1-{MAX_TIMEOUT_MS})",
+                v.to_string_lossy().chars().take(32).collect::<String>().escape_debug()
+            ))
+        })?,
+    };
+    Ok(Duration::from_millis(ms.clamp(1, MAX_TIMEOUT_MS)))
 }
 
 type StoreFactory = Arc<dyn Fn() -> keyring_core::Result<Arc<CredentialStore>> + Send + Sync>;
@@ -56,7 +61,7 @@ impl KeychainStore {
             backend,
             factory,
             store: OnceLock::new(),
-            timeout: keychain_timeout(),
+            timeout: keychain_timeout()?,
             needs_bus,
             timed_out: Default::default(),
         })
