@@ -95,7 +95,10 @@ fn a_busy_service_is_reported_as_busy_not_as_a_lost_connection() {
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let held = loop {
-        if let Ok(s) = std::os::unix::net::UnixStream::connect(&socket) {
+        if let Ok(mut s) = std::os::unix::net::UnixStream::connect(&socket) {
+            // A request under way (half a frame) holds the only slot; a silent connection would not.
+            use std::io::Write;
+            s.write_all(b"{\"v\":1,").unwrap();
             break s;
         }
         assert!(std::time::Instant::now() < deadline, "service did not start");
@@ -104,7 +107,7 @@ fn a_busy_service_is_reported_as_busy_not_as_a_lost_connection() {
     // The held connection takes the only slot once the service has accepted it.
     std::thread::sleep(std::time::Duration::from_millis(300));
     env.extra_env.push(("CLAWKEEP_SOCKET".into(), socket.display().to_string()));
-    let o = env.run(&["status"], "");
+    let o = env.run(&["resolve"], &req());
     let _ = svc.kill();
     let _ = svc.wait();
     drop(held);

@@ -65,7 +65,7 @@ pub fn read_private(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>> {
 /// A small text file of the kernel's (`/proc/…`), read without any of the checks (not a secret, not ours).
 pub fn read_proc(path: &Path) -> Option<String> {
     let mut s = String::new();
-    std::fs::File::open(path).ok()?.take(64 * 1024).read_to_string(&mut s).ok()?;
+    std::fs::File::open(path).ok()?.take(1024 * 1024).read_to_string(&mut s).ok()?;
     Some(s)
 }
 

@@ -105,7 +105,7 @@ impl Claim {
 /// The pid holding a `flock` on `path`, from `/proc/locks`.
 fn flock_holder(path: &Path) -> Option<u32> {
     let ino = std::fs::metadata(path).ok()?.ino();
-    let locks = std::fs::read_to_string("/proc/locks").ok()?;
+    let locks = crate::fs::read_proc(std::path::Path::new("/proc/locks"))?;
     locks.lines().filter(|l| !l.contains("->")).find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         (f.get(1) == Some(&"FLOCK") && f.get(5)?.rsplit(':').next()? == ino.to_string())
