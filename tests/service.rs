@@ -1053,3 +1053,21 @@ fn model_list_says_missing_when_the_secret_is_gone() {
     let s = env.run(&["models", "status"], "");
     assert!(s.stdout.lines().any(|l| l.contains("anthropic:default") && l.contains("missing")), "{s:?}");
 }
+
+#[test]
+fn lock_and_serve_help_say_what_the_service_does() {
+    let env = Env::new();
+    let lock = env.run(&["lock", "--help"], "");
+    assert_eq!(lock.code, 0, "{lock:?}");
+    assert!(
+        lock.stdout.contains("unwrapped identity") && lock.stdout.contains("never keeps the passphrase"),
+        "{lock:?}"
+    );
+    let serve = env.run(&["serve", "--help"], "");
+    let text = serve.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        text.contains("without a `get`, `select`, `report` or `store` request (whatever its outcome"),
+        "the idle timer as docs/protocol.md states it: {text}"
+    );
+    assert!(text.contains("[default: 48]"), "{text}");
+}
