@@ -28,6 +28,11 @@ fn values_and_not_found_and_invalid_ids() {
     assert_eq!(v["errors"]["../x"]["code"], "INVALID_ID");
     assert!(o.stderr.is_empty(), "{o:?}");
     assert_eq!(o.stdout.lines().count(), 1, "only the JSON line on stdout");
+    // A bare profile id means agent `main`, as through the service.
+    let (_, v) = resolve(&env, r#"{"protocolVersion":1,"provider":"clawkeep","ids":["anthropic:default","nocolon"]}"#);
+    let v = v.unwrap();
+    assert_eq!(v["values"], json!({"anthropic:default": "sk-ant-api03-resolve"}));
+    assert_eq!(v["errors"]["nocolon"]["code"], "NOT_FOUND");
 }
 
 #[test]

@@ -52,18 +52,22 @@ pub fn resolve_explained(vault: Option<&Vault>, req: &Request) -> (Response, Vec
         let found = match (SecretId::parse(raw), vault) {
             (Err(_), _) => Err(code::INVALID_ID),
             (Ok(_), None) => Err(code::NOT_FOUND),
-            (Ok(id), Some(v)) => v.get(&id).map(|s| Zeroizing::new(s.expose_secret().to_owned())).map_err(|e| {
-                if !matches!(e, Error::SecretMissing(_)) {
-                    let mut why = e.to_string();
-                    if let Some(h) = e.hint() {
-                        why.push_str(&format!(" ({h})"));
+            // A bare profile id means agent `main`, as in the service's `get` (one answer either way).
+            (Ok(_), Some(v)) => match parse_id(raw) {
+                None => Err(code::NOT_FOUND),
+                Some(id) => v.get(&id).map(|s| Zeroizing::new(s.expose_secret().to_owned())).map_err(|e| {
+                    if !matches!(e, Error::SecretMissing(_)) {
+                        let mut why = e.to_string();
+                        if let Some(h) = e.hint() {
+                            why.push_str(&format!(" ({h})"));
+                        }
+                        if !causes.contains(&why) {
+                            causes.push(why);
+                        }
                     }
-                    if !causes.contains(&why) {
-                        causes.push(why);
-                    }
-                }
-                code_for(&e)
-            }),
+                    code_for(&e)
+                }),
+            },
         };
         match found {
             Ok(v) => {
