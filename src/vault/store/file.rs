@@ -193,11 +193,7 @@ fn open_payload<'a>(pt: &'a [u8], id: &SecretId, path: &Path) -> Result<&'a [u8]
             .and_then(|s| SecretId::parse(s).ok())
             .map(|s| format!("`{}`", s.as_str()))
             .unwrap_or_else(|| "another id".into());
-        return Err(corrupt(format!(
-            "the encrypted secret: it holds the secret of {other}, not of `{}` (the file was swapped, renamed or \
-             copied; restore the right file or store the secret again)",
-            id.as_str()
-        )));
+        return Err(Error::WrongSecretFile { path: path.to_path_buf(), expected: id.to_string(), found: other });
     }
     Ok(secret)
 }
