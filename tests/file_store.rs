@@ -146,3 +146,14 @@ fn reads_check_the_secrets_directory() {
     assert!(o.stderr.contains(&secrets.display().to_string()), "the message names the directory: {o:?}");
     assert_eq!(env.run(&["get", "anthropic:default"], "").stdout, format!("{KEY_A}\n"));
 }
+
+#[test]
+fn old_unbound_files_with_newlines_are_still_read() {
+    // `migrate` stored its backup bundle (pretty JSON, with newlines and spaces) as a secret before ids were bound.
+    let env = two_profiles();
+    let a = age_file(&env, "main/anthropic:default");
+    let bundle = "{\n  \"version\": 1,\n  \"note\": \"a b\"\n}";
+    encrypt_to_vault(&env, &a, bundle.as_bytes());
+    let o = env.run(&["get", "anthropic:default"], "");
+    assert_eq!((o.code, o.stdout.as_str()), (0, format!("{bundle}\n").as_str()), "{o:?}");
+}

@@ -163,10 +163,11 @@ fn payload(id: &SecretId, secret: &SecretString) -> Zeroizing<Vec<u8>> {
 }
 
 /// The secret inside a decrypted payload of `path`, which must be `id`'s. A version-1 payload (the bare secret, as
-/// written before ids were bound; secrets never contain whitespace, so it has no newline) is accepted as is.
+/// written before ids were bound: an API key, a token or `migrate`'s JSON backup bundle, none of which starts with
+/// `clawkeep-secret v`) is accepted as is.
 fn open_payload<'a>(pt: &'a [u8], id: &SecretId, path: &Path) -> Result<&'a [u8]> {
     let corrupt = |what: String| Error::Corrupt { path: path.to_path_buf(), what };
-    if !pt.contains(&b'\n') && !pt.starts_with(PAYLOAD_PREFIX) {
+    if !pt.starts_with(PAYLOAD_PREFIX) {
         return Ok(pt);
     }
     let Some(rest) = pt.strip_prefix(PAYLOAD_V2) else {
