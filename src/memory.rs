@@ -89,7 +89,8 @@ fn burn_stack() {
     std::hint::black_box(&area);
 }
 
-type Job = Box<dyn FnOnce() + Send>;
+/// A job computes its result and returns how to deliver it, so the stack is burned before the caller goes on.
+type Job = Box<dyn FnOnce() -> Box<dyn FnOnce() + Send> + Send>;
 
 static WORKER: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = std::sync::OnceLock::new();
 
@@ -101,8 +102,11 @@ fn worker_main(jobs: std::sync::mpsc::Receiver<Job>) {
     ON_WORKER.with(|w| w.set(true));
     for job in jobs {
         // A panicking job drops its answer channel (its caller gets an error); the worker carries on.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        let deliver = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
         burn_stack();
+        if let Ok(deliver) = deliver {
+            deliver();
+        }
     }
 }
 
@@ -129,7 +133,10 @@ pub fn on_worker<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> c
     });
     let (tx, rx) = std::sync::mpsc::sync_channel::<T>(1);
     let job: Job = Box::new(move || {
-        let _ = tx.send(f());
+        let result = f();
+        Box::new(move || {
+            let _ = tx.send(result);
+        })
     });
     sender.lock().unwrap_or_else(|p| p.into_inner()).send(job).map_err(|_| failed())?;
     rx.recv().map_err(|_| failed())
@@ -353,6 +360,17 @@ mod tests {
         assert_eq!(b.as_slice(), b"def");
         b.clear();
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn the_crypto_worker_runs_jobs_on_one_thread_and_survives_a_panic() {
+        let here = std::thread::current().id();
+        let (a, nested) =
+            on_worker(|| (std::thread::current().id(), on_worker(|| std::thread::current().id()))).unwrap();
+        assert_ne!(a, here);
+        assert_eq!(nested.unwrap(), a, "a job that asks for the worker runs inline");
+        assert!(on_worker(|| -> u8 { panic!("job failed") }).is_err());
+        assert_eq!(on_worker(|| std::thread::current().id()).unwrap(), a, "the same worker carries on");
     }
 
     #[test]
