@@ -176,9 +176,9 @@ fn open_payload<'a>(pt: &'a [u8], id: &SecretId, path: &Path) -> Result<&'a [u8]
         return Err(match version {
             Some(v) if v.bytes().all(|b| b.is_ascii_digit()) => Error::UnknownVersion {
                 path: path.to_path_buf(),
-                field: "the secret payload's version",
+                field: "secret payload version",
                 found: v.to_string(),
-                expected: "2 (or an unversioned secret)",
+                expected: "2, or an unversioned secret",
             },
             _ => corrupt("the encrypted secret (its payload header is malformed)".into()),
         });
@@ -248,5 +248,26 @@ impl SecretStore for FileStore {
     fn probe(&self) -> Result<()> {
         crate::fs::check_dir(&self.dir)?;
         crate::fs::check_file(&self.identity_path, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_bind_their_id_and_old_ones_still_open() {
+        let id = SecretId::parse("main/anthropic:default").unwrap();
+        let other = SecretId::parse("main/anthropic:second").unwrap();
+        let p = Path::new("x.age");
+        let bound = payload(&id, &SecretString::from("sk-1".to_string()));
+        assert_eq!(bound.as_slice(), b"clawkeep-secret v2 main/anthropic:default\nsk-1");
+        assert_eq!(open_payload(&bound, &id, p).unwrap(), b"sk-1");
+        assert!(matches!(open_payload(&bound, &other, p), Err(Error::WrongSecretFile { .. })));
+        // Version 1: the bare secret, newlines and all (migrate's bundles).
+        assert_eq!(open_payload(b"{\n \"a\": 1\n}", &id, p).unwrap(), b"{\n \"a\": 1\n}");
+        assert!(matches!(open_payload(b"clawkeep-secret v3 x\ny", &id, p), Err(Error::UnknownVersion { .. })));
+        assert!(matches!(open_payload(b"clawkeep-secret v2 no-newline", &id, p), Err(Error::Corrupt { .. })));
+        assert!(matches!(open_payload(b"clawkeep-secret vX", &id, p), Err(Error::Corrupt { .. })));
     }
 }
