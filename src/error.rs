@@ -90,6 +90,8 @@ pub enum Error {
     Corrupt { path: PathBuf, what: String },
     #[error("{path}: larger than {limit} bytes, more than any file clawkeep or OpenClaw writes")]
     TooLarge { path: PathBuf, limit: u64 },
+    #[error("{path}: this file holds the secret of {found}, not of `{expected}` (it was swapped, renamed or copied)")]
+    WrongSecretFile { path: PathBuf, expected: String, found: String },
     #[error("{path}: {problem}")]
     Insecure { path: PathBuf, problem: String, fix: String },
     #[error("{0} needs an interactive terminal, and there is none")]
@@ -132,7 +134,7 @@ impl Error {
             Keychain(KeychainProblem::Locked) | VaultLocked => exit::KEYCHAIN_LOCKED,
             Keychain(_) => exit::KEYCHAIN_UNAVAILABLE,
             WrongPassphrase => exit::WRONG_PASSPHRASE,
-            Corrupt { .. } | TooLarge { .. } => exit::CORRUPT,
+            Corrupt { .. } | TooLarge { .. } | WrongSecretFile { .. } => exit::CORRUPT,
             Insecure { .. } => exit::INSECURE,
             NeedsTty(_) => exit::NEEDS_TTY,
             External(_) => exit::EXTERNAL,
@@ -176,6 +178,11 @@ impl Error {
             WrongPassphrase => "nothing was changed; check CLAWKEEP_PASSPHRASE_FILE or retype the passphrase".into(),
             Corrupt { .. } => "restore the file from a backup, or remove the profile and store the secret again".into(),
             TooLarge { .. } => "check that the path names the file you meant; nothing was read or changed".into(),
+            WrongSecretFile { .. } => {
+                "nothing was handed out; restore the right file from a backup, or store the secret again (e.g. \
+                 `clawkeep models auth add --force`)"
+                    .into()
+            }
             Insecure { fix, .. } => fix.clone(),
             VaultLocked => "run `clawkeep unlock` (or start the service with `clawkeep serve --unlock`)".into(),
             Service(_) => "check the service with `clawkeep status`; start it with `clawkeep serve`".into(),

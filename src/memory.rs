@@ -1,12 +1,14 @@
-//! Memory hygiene, in one place: process hardening (not dumpable, no core files) and page-aligned, mlocked,
-//! zeroized-on-drop storage for the unwrapped identity and for frames that carry secrets.
+//! Memory hygiene, in one place: process hardening (not dumpable, no core files), page-aligned, mlocked,
+//! zeroized-on-drop storage for the unwrapped identity and for frames that carry secrets, an allocator that zeroes
+//! every heap block when it is freed, the crypto worker (the one thread that ever holds key material on its stack,
+//! burned after every job), and secret output written with one `write(2)` from such memory.
 //!
 //! This is the only module allowed `unsafe` (allocation, `mlock`/`munlock`). Locking is best effort: when
 //! `RLIMIT_MEMLOCK` forbids it, a warning is printed once and the memory is still zeroized on drop.
 
 #![allow(unsafe_code)]
 
-use std::alloc::Layout;
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::ptr::NonNull;
 use std::sync::Once;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,6 +17,148 @@ use zeroize::Zeroize;
 
 static WARN_MLOCK: Once = Once::new();
 static LOCKED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// The process's allocator: the system allocator, except that every block is zeroed before it is freed (and a
+/// reallocation copies, then zeroes and frees the old block). So nothing that lived on the heap — age's and argon2's
+/// intermediates, serde's scratch buffers, std's stdout buffer — survives in freed memory.
+pub struct ZeroingAlloc;
+
+/// Zero `len` bytes at `ptr` in a way the compiler cannot drop as a dead store before `free`.
+///
+/// # Safety
+/// `ptr..ptr+len` must be writable.
+unsafe fn wipe(ptr: *mut u8, len: usize) {
+    // SAFETY: the caller guarantees the range is writable.
+    unsafe { std::ptr::write_bytes(ptr, 0, len) };
+    std::sync::atomic::compiler_fence(Ordering::SeqCst);
+    std::hint::black_box(ptr);
+}
+
+// SAFETY: defers to `System` for every allocation; only adds zeroing of blocks that are being released.
+unsafe impl GlobalAlloc for ZeroingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` is a live block of `layout.size()` bytes, freed right after.
+        unsafe {
+            wipe(ptr, layout.size());
+            System.dealloc(ptr, layout)
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller guarantees `new_size` rounded to `layout.align()` does not overflow.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: new_layout has a non-zero size (GlobalAlloc::realloc's contract).
+        let new = unsafe { System.alloc(new_layout) };
+        if !new.is_null() {
+            // SAFETY: both blocks are live and distinct; the old one is released after the copy.
+            unsafe {
+                std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                self.dealloc(ptr, layout);
+            }
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: ZeroingAlloc = ZeroingAlloc;
+
+/// Bytes of the crypto worker's stack zeroed after each job: far more than any job uses (argon2's memory and age's
+/// buffers are on the heap).
+const BURN_BYTES: usize = 512 * 1024;
+/// The crypto worker's stack.
+const WORKER_STACK: usize = 4 * 1024 * 1024;
+
+/// Zero the `BURN_BYTES` of stack below the caller's frame: everything a job just left there.
+#[inline(never)]
+fn burn_stack() {
+    let mut area = std::mem::MaybeUninit::<[u8; BURN_BYTES]>::uninit();
+    let p = area.as_mut_ptr().cast::<u8>();
+    // SAFETY: `area` is BURN_BYTES of this frame.
+    unsafe { wipe(p, BURN_BYTES) };
+    std::hint::black_box(&area);
+}
+
+/// A job computes its result and returns how to deliver it, so the stack is burned before the caller goes on.
+type Job = Box<dyn FnOnce() -> Box<dyn FnOnce() + Send> + Send>;
+
+static WORKER: std::sync::OnceLock<std::sync::Mutex<std::sync::mpsc::Sender<Job>>> = std::sync::OnceLock::new();
+
+thread_local! {
+    static ON_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn worker_main(jobs: std::sync::mpsc::Receiver<Job>) {
+    ON_WORKER.with(|w| w.set(true));
+    for job in jobs {
+        // A panicking job drops its answer channel (its caller gets an error); the worker carries on.
+        let deliver = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+        burn_stack();
+        if let Ok(deliver) = deliver {
+            deliver();
+        }
+    }
+}
+
+/// Run `f` on the crypto worker, a dedicated long-lived thread whose stack is zeroed after every job, and wait for
+/// its result. Every use of key material (unwrapping the identity, argon2id, age encryption and decryption) goes
+/// through here, so the stacks of other threads — tokio's blocking pool keeps exited threads' stacks cached — never
+/// hold a copy. Results must carry key material only behind pointers (e.g. a [`Locked`]), never by value. Called on
+/// the worker itself, `f` runs inline.
+pub fn on_worker<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> crate::Result<T> {
+    if ON_WORKER.with(|w| w.get()) {
+        return Ok(f());
+    }
+    let failed = || crate::Error::Internal("the crypto worker failed".into());
+    let sender = WORKER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        if let Err(e) = std::thread::Builder::new()
+            .name("clawkeep-crypto".into())
+            .stack_size(WORKER_STACK)
+            .spawn(move || worker_main(rx))
+        {
+            eprintln!("clawkeep: could not start the crypto worker: {e}");
+        }
+        std::sync::Mutex::new(tx)
+    });
+    let (tx, rx) = std::sync::mpsc::sync_channel::<T>(1);
+    let job: Job = Box::new(move || {
+        let result = f();
+        Box::new(move || {
+            let _ = tx.send(result);
+        })
+    });
+    sender.lock().unwrap_or_else(|p| p.into_inner()).send(job).map_err(|_| failed())?;
+    rx.recv().map_err(|_| failed())
+}
+
+/// Write `data` to stdout with `write(2)` directly — one call unless the kernel takes less — bypassing std's
+/// buffered stdout, which would keep (and free unzeroed) a copy. Pass memory that is zeroed after use.
+pub fn write_stdout(mut data: &[u8]) -> std::io::Result<()> {
+    let out = std::io::stdout();
+    // Anything printed earlier goes first.
+    std::io::Write::flush(&mut out.lock())?;
+    let fd = std::os::fd::AsFd::as_fd(&out);
+    while !data.is_empty() {
+        match rustix::io::write(fd, data) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
 
 /// Make the process non-dumpable (no ptrace by other processes of the same user, /proc/<pid>/mem and environ
 /// unreadable, no core dumps) and set the soft `RLIMIT_CORE` to 0. The hard limit is left alone so `exec` can give
@@ -216,6 +360,17 @@ mod tests {
         assert_eq!(b.as_slice(), b"def");
         b.clear();
         assert!(b.is_empty());
+    }
+
+    #[test]
+    fn the_crypto_worker_runs_jobs_on_one_thread_and_survives_a_panic() {
+        let here = std::thread::current().id();
+        let (a, nested) =
+            on_worker(|| (std::thread::current().id(), on_worker(|| std::thread::current().id()))).unwrap();
+        assert_ne!(a, here);
+        assert_eq!(nested.unwrap(), a, "a job that asks for the worker runs inline");
+        assert!(on_worker(|| -> u8 { panic!("job failed") }).is_err());
+        assert_eq!(on_worker(|| std::thread::current().id()).unwrap(), a, "the same worker carries on");
     }
 
     #[test]

@@ -117,3 +117,20 @@ fn onboard_non_interactive_never_prompts_on_a_terminal() {
     assert!(o.stdout.contains("pipe it in"), "{o:?}");
     assert_ne!(env.run(&["get", "openai:default"], "").code, 0);
 }
+
+#[test]
+fn resolve_never_prompts_even_on_a_terminal() {
+    let mut env = Env::new();
+    env.init_file();
+    let o = env.run(&["models", "auth", "add", "--provider", "anthropic"], "sk-ant-api03-TTY-resolve-0123456789abcdef");
+    assert_eq!(o.code, 0, "{o:?}");
+    // No passphrase file and no service: on a terminal, resolve still must not ask.
+    env.extra_env.push(("CLAWKEEP_PASSPHRASE_FILE".into(), String::new()));
+    env.extra_env.push(("CLAWKEEP_SOCKET".into(), env.dir.path().join("no.sock").display().to_string()));
+    let req = r#"{"protocolVersion":1,"provider":"clawkeep","ids":["main/anthropic:default"]}"#;
+    // The request, end of input (^D), then a passphrase for a prompt that must not come.
+    let Some(o) = on_tty(&env, "resolve", &format!("{req}\n\x04{PASSPHRASE}\r"), 1000) else { return };
+    assert!(!o.stdout.contains("passphrase:"), "resolve prompted: {o:?}");
+    assert!(o.stdout.contains(r#""code":"LOCKED""#), "{o:?}");
+    assert!(!o.stdout.contains("sk-ant-api03-TTY"), "{o:?}");
+}

@@ -129,6 +129,10 @@ pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimi
         env.push((name.to_string(), secret));
     }
     drop(client);
+    // The vault (and with it the unwrapped identity, zeroed as its locked page is freed) goes before execve: the
+    // program must not start with key material that only this process needed.
+    drop(rows);
+    drop(vault);
     let mut cmd = std::process::Command::new(&a.command[0]);
     cmd.args(&a.command[1..]);
     // clawkeep's own settings (the passphrase file above all) are not the program's business.

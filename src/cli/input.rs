@@ -85,6 +85,11 @@ pub fn passphrase_fn() -> PassphraseFn {
     Box::new(passphrase)
 }
 
+/// A passphrase callback that never prompts (for `resolve`): `CLAWKEEP_PASSPHRASE_FILE`, else the vault stays locked.
+pub fn passphrase_fn_no_prompt() -> PassphraseFn {
+    Box::new(|| read_passphrase_file(PASSPHRASE_FILE)?.ok_or(Error::VaultLocked))
+}
+
 /// A new passphrase: from `var`'s file, else asked twice on the TTY.
 pub fn new_passphrase(var: &str) -> Result<SecretString> {
     let p = match read_passphrase_file(var)? {

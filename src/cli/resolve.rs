@@ -34,7 +34,11 @@ pub fn run(paths: &Paths) -> Result<i32> {
         via_service(paths, &mut req, &mut resp);
     }
     if !req.ids.is_empty() {
-        let vault = super::open_optional(paths)?;
+        // Never prompts, even on a terminal: the passphrase comes only from CLAWKEEP_PASSPHRASE_FILE.
+        let vault = match clawkeep::vault::Vault::exists(paths) {
+            true => Some(clawkeep::vault::Vault::open(paths, super::input::passphrase_fn_no_prompt())?),
+            false => None,
+        };
         let (direct, causes) = resolve_explained(vault.as_ref(), &req);
         resp.values.extend(direct.values);
         resp.errors.extend(direct.errors);
@@ -48,13 +52,12 @@ pub fn run(paths: &Paths) -> Result<i32> {
         + resp.values.iter().map(|(k, v)| 2 * k.len() + 6 * v.len() + 8).sum::<usize>()
         + 64 * resp.errors.len()
         + resp.errors.keys().map(|k| 2 * k.len()).sum::<usize>();
-    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(room));
-    serde_json::to_writer(&mut *out, &resp).map_err(|e| Error::Internal(e.to_string()))?;
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(&out)
-        .and_then(|()| stdout.write_all(b"\n"))
-        .and_then(|()| stdout.flush())
+    // On locked memory (zeroed when dropped), written with one write(2) past std's buffered stdout.
+    let mut out = clawkeep::memory::SecretBuf::new(room + 1);
+    serde_json::to_writer(&mut out, &resp).map_err(|e| Error::Internal(e.to_string()))?;
+    drop(resp);
+    out.write_all(b"\n")
+        .and_then(|()| clawkeep::memory::write_stdout(out.as_slice()))
         .map_err(|e| Error::io("<stdout>", "writing", e))?;
     Ok(exit::OK)
 }

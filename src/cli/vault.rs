@@ -49,10 +49,13 @@ pub fn passwd(paths: &Paths) -> Result<i32> {
 pub fn get(paths: &Paths, agent: &str, profile_id: &str) -> Result<i32> {
     let vault = super::open_vault(paths)?;
     let secret = clawkeep::ops::profile::secret_of(&vault, paths, agent, profile_id)?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(secret.expose_secret().as_bytes())
-        .and_then(|()| out.write_all(b"\n"))
-        .and_then(|()| out.flush())
+    drop(vault);
+    // The line is built on locked memory (zeroed when dropped) and written with one write(2), past std's buffer.
+    let bytes = secret.expose_secret().as_bytes();
+    let mut line = clawkeep::memory::SecretBuf::new(bytes.len() + 1);
+    line.write_all(bytes)
+        .and_then(|()| line.write_all(b"\n"))
+        .and_then(|()| clawkeep::memory::write_stdout(line.as_slice()))
         .map_err(|e| Error::io("<stdout>", "writing", e))?;
     Ok(exit::OK)
 }

@@ -4,9 +4,13 @@
 //! "wrap identity"); the vault identity is age-encrypted to the wrap identity's recipient. age does all the
 //! encryption; argon2id only turns the passphrase into a key. `passwd` re-wraps the identity and touches
 //! nothing else.
+//!
+//! Every function here that touches key material runs it on the crypto worker ([`crate::memory::on_worker`]): the
+//! unwrapped identity is built there and moved straight onto locked memory, and the worker's stack is burned after.
 
 use std::io::{Read, Write};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use age::x25519;
 use base64::Engine;
@@ -15,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
+use crate::memory::Locked;
+use crate::vault::SharedIdentity;
 
 /// argon2id parameters stored next to the wrapped identity.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -56,14 +62,26 @@ pub struct WrappedIdentity {
 
 impl WrappedIdentity {
     /// Generate a new vault identity and wrap it under `passphrase`.
-    pub fn generate(passphrase: &SecretString) -> Result<(WrappedIdentity, x25519::Identity)> {
-        let identity = x25519::Identity::generate();
-        let wrapped = wrap(&identity, passphrase)?;
-        Ok((wrapped, identity))
+    pub fn generate(passphrase: &SecretString) -> Result<(WrappedIdentity, SharedIdentity)> {
+        let passphrase = passphrase.clone();
+        crate::memory::on_worker(move || {
+            let identity: SharedIdentity = Arc::new(Locked::new(x25519::Identity::generate()));
+            let wrapped = wrap_here(&identity, &passphrase)?;
+            Ok((wrapped, identity))
+        })?
     }
 
-    /// Unwrap with `passphrase`. A wrong passphrase is [`Error::WrongPassphrase`].
-    pub fn unwrap_identity(&self, passphrase: &SecretString, path: &std::path::Path) -> Result<x25519::Identity> {
+    /// Unwrap with `passphrase` onto locked memory. A wrong passphrase is [`Error::WrongPassphrase`].
+    pub fn unwrap_identity(&self, passphrase: SecretString, path: &std::path::Path) -> Result<SharedIdentity> {
+        let (this, path) = (self.clone(), path.to_path_buf());
+        crate::memory::on_worker(move || {
+            let identity = this.unwrap_here(&passphrase, &path)?;
+            Ok(Arc::new(Locked::new(identity)))
+        })?
+    }
+
+    /// The unwrapping itself (on the crypto worker).
+    fn unwrap_here(&self, passphrase: &SecretString, path: &std::path::Path) -> Result<x25519::Identity> {
         let corrupt = |what: &str| Error::Corrupt { path: path.to_path_buf(), what: what.to_string() };
         if self.version != 1 {
             return Err(Error::UnknownVersion {
@@ -99,7 +117,13 @@ impl WrappedIdentity {
 }
 
 /// Wrap `identity` under `passphrase` with fresh salt.
-pub fn wrap(identity: &x25519::Identity, passphrase: &SecretString) -> Result<WrappedIdentity> {
+pub fn wrap(identity: &SharedIdentity, passphrase: &SecretString) -> Result<WrappedIdentity> {
+    let (identity, passphrase) = (identity.clone(), passphrase.clone());
+    crate::memory::on_worker(move || wrap_here(&identity, &passphrase))?
+}
+
+/// The wrapping itself (on the crypto worker).
+fn wrap_here(identity: &x25519::Identity, passphrase: &SecretString) -> Result<WrappedIdentity> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| Error::Internal(format!("no randomness: {e}")))?;
     let kdf = KdfParams {
@@ -171,10 +195,10 @@ mod tests {
         assert_eq!(w.kdf.memory_kib, 64 * 1024);
         assert!(w.kdf.iterations >= 3);
         let p = std::path::Path::new("identity.json");
-        let back = w.unwrap_identity(&pass, p).unwrap();
+        let back = w.unwrap_identity(pass.clone(), p).unwrap();
         assert_eq!(back.to_public().to_string(), id.to_public().to_string());
         let wrong = SecretString::from("wrong".to_string());
-        assert!(matches!(w.unwrap_identity(&wrong, p), Err(Error::WrongPassphrase)));
+        assert!(matches!(w.unwrap_identity(wrong, p), Err(Error::WrongPassphrase)));
         let sk = id.to_string();
         assert!(!w.wrapped.contains(sk.expose_secret()));
     }
@@ -184,6 +208,6 @@ mod tests {
         let pass = SecretString::from("pw".to_string());
         let (mut w, _) = WrappedIdentity::generate(&pass).unwrap();
         w.kdf.memory_kib = 64 * 1024 * 1024;
-        assert!(matches!(w.unwrap_identity(&pass, std::path::Path::new("x")), Err(Error::Corrupt { .. })));
+        assert!(matches!(w.unwrap_identity(pass, std::path::Path::new("x")), Err(Error::Corrupt { .. })));
     }
 }

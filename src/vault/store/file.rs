@@ -108,30 +108,36 @@ impl FileStore {
             return Err(Error::WrongPassphrase);
         }
         let pass = (self.passphrase)()?;
-        let id = self.wrapped.unwrap_identity(&pass, &self.identity_path).inspect_err(|e| {
+        let id = self.wrapped.unwrap_identity(pass, &self.identity_path).inspect_err(|e| {
             if matches!(e, Error::WrongPassphrase) {
                 self.wrong_passphrase.set(true);
             }
         })?;
-        Ok(self.identity.get_or_init(|| std::sync::Arc::new(crate::memory::Locked::new(id))))
+        Ok(self.identity.get_or_init(|| id))
     }
 
-    /// Encrypt `plaintext` to the vault recipient (binary age).
-    pub fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
-        encrypt_to(&self.recipient, plaintext)
+    /// Encrypt `plaintext` to the vault recipient (binary age), on the crypto worker.
+    pub fn encrypt(&self, plaintext: Zeroizing<Vec<u8>>) -> Result<Vec<u8>> {
+        let recipient = self.recipient.clone();
+        crate::memory::on_worker(move || encrypt_to(&recipient, &plaintext))?
     }
 
-    /// Decrypt an age file's bytes with the vault identity. `path` is only for messages.
-    pub fn decrypt(&self, ciphertext: &[u8], path: &Path) -> Result<Zeroizing<Vec<u8>>> {
-        let identity: &x25519::Identity = self.unlock()?;
+    /// Decrypt an age file's bytes with the vault identity, on the crypto worker. `path` is only for messages.
+    pub fn decrypt(&self, ciphertext: Vec<u8>, path: &Path) -> Result<Zeroizing<Vec<u8>>> {
+        let identity = self.unlock()?.clone();
         let corrupt = || Error::Corrupt { path: path.to_path_buf(), what: "the encrypted secret".into() };
-        let dec = age::Decryptor::new_buffered(ciphertext).map_err(|_| corrupt())?;
-        let mut r = dec.decrypt(std::iter::once(identity as &dyn age::Identity)).map_err(|_| corrupt())?;
-        // Sized up front (the plaintext is shorter than the ciphertext) so no grown-out copy is freed unzeroed.
-        let mut out = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
-        r.read_to_end(&mut out).map_err(|_| corrupt())?;
-        Ok(out)
+        crate::memory::on_worker(move || decrypt_with(&identity, &ciphertext))?.ok_or_else(corrupt)
     }
+}
+
+/// age-decrypt with `identity` (on the crypto worker); `None` when the file is not a valid age file for it.
+fn decrypt_with(identity: &x25519::Identity, ciphertext: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    let dec = age::Decryptor::new_buffered(ciphertext).ok()?;
+    let mut r = dec.decrypt(std::iter::once(identity as &dyn age::Identity)).ok()?;
+    // Sized up front (the plaintext is shorter than the ciphertext) so the buffer never grows.
+    let mut out = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
+    r.read_to_end(&mut out).ok()?;
+    Some(out)
 }
 
 /// age-encrypt to one recipient.
@@ -145,6 +151,59 @@ fn encrypt_to(recipient: &x25519::Recipient, plaintext: &[u8]) -> Result<Vec<u8>
     Ok(out)
 }
 
+/// The first line of a version-2 payload, followed by the secret id and a newline, then the secret.
+const PAYLOAD_V2: &[u8] = b"clawkeep-secret v2 ";
+/// Any versioned payload starts so.
+const PAYLOAD_PREFIX: &[u8] = b"clawkeep-secret v";
+
+/// The plaintext stored for `id`: `clawkeep-secret v2 <id>\n<secret>`, binding the ciphertext to its id.
+fn payload(id: &SecretId, secret: &SecretString) -> Zeroizing<Vec<u8>> {
+    let secret = secret.expose_secret().as_bytes();
+    let mut p = Zeroizing::new(Vec::with_capacity(PAYLOAD_V2.len() + id.as_str().len() + 1 + secret.len()));
+    p.extend_from_slice(PAYLOAD_V2);
+    p.extend_from_slice(id.as_str().as_bytes());
+    p.push(b'\n');
+    p.extend_from_slice(secret);
+    p
+}
+
+/// The secret inside a decrypted payload of `path`, which must be `id`'s. A version-1 payload (the bare secret, as
+/// written before ids were bound: an API key, a token or `migrate`'s JSON backup bundle, none of which starts with
+/// `clawkeep-secret v`) is accepted as is.
+fn open_payload<'a>(pt: &'a [u8], id: &SecretId, path: &Path) -> Result<&'a [u8]> {
+    let corrupt = |what: String| Error::Corrupt { path: path.to_path_buf(), what };
+    if !pt.starts_with(PAYLOAD_PREFIX) {
+        return Ok(pt);
+    }
+    let Some(rest) = pt.strip_prefix(PAYLOAD_V2) else {
+        let version = pt.strip_prefix(PAYLOAD_PREFIX).and_then(|r| r.split(|b| *b == b' ' || *b == b'\n').next());
+        let version = version.and_then(|v| std::str::from_utf8(v).ok()).filter(|v| v.len() <= 8);
+        return Err(match version {
+            Some(v) if v.bytes().all(|b| b.is_ascii_digit()) => Error::UnknownVersion {
+                path: path.to_path_buf(),
+                field: "secret payload version",
+                found: v.to_string(),
+                expected: "2, or an unversioned secret",
+            },
+            _ => corrupt("the encrypted secret (its payload header is malformed)".into()),
+        });
+    };
+    let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
+        return Err(corrupt("the encrypted secret (its payload header is malformed)".into()));
+    };
+    let (stored, secret) = (&rest[..nl], &rest[nl + 1..]);
+    if stored != id.as_str().as_bytes() {
+        // Name the other id only when it is one (a forged file could hold anything).
+        let other = std::str::from_utf8(stored)
+            .ok()
+            .and_then(|s| SecretId::parse(s).ok())
+            .map(|s| format!("`{}`", s.as_str()))
+            .unwrap_or_else(|| "another id".into());
+        return Err(Error::WrongSecretFile { path: path.to_path_buf(), expected: id.to_string(), found: other });
+    }
+    Ok(secret)
+}
+
 impl SecretStore for FileStore {
     fn backend(&self) -> Backend {
         Backend::File
@@ -152,7 +211,7 @@ impl SecretStore for FileStore {
 
     fn put(&self, id: &SecretId, secret: &SecretString) -> Result<()> {
         crate::fs::ensure_private_dir(&self.dir)?;
-        let ct = self.encrypt(secret.expose_secret().as_bytes())?;
+        let ct = self.encrypt(payload(id, secret))?;
         crate::fs::write_atomic(&self.path_of(id), &ct)
     }
 
@@ -162,14 +221,17 @@ impl SecretStore for FileStore {
             return Ok(None);
         }
         let path = self.path_of(id);
+        // The directories are checked on reads as on writes: a writable `secrets/` would let others swap files.
+        crate::fs::check_dir(&self.dir)?;
         let Some((f, _)) = crate::fs::open_checked(&path, true)? else { return Ok(None) };
         let mut ct = Vec::new();
         f.take(MAX_AGE_FILE).read_to_end(&mut ct).map_err(|e| Error::io(&path, "reading", e))?;
-        let pt = self.decrypt(&ct, &path)?;
+        let pt = self.decrypt(ct, &path)?;
         if pt.len() as u64 > MAX_AGE_FILE {
             return Err(Error::Corrupt { path, what: "the encrypted secret (too large)".into() });
         }
-        let s = std::str::from_utf8(&pt)
+        let secret = open_payload(&pt, id, &path)?;
+        let s = std::str::from_utf8(secret)
             .map_err(|_| Error::Corrupt { path: path.clone(), what: "the encrypted secret (not UTF-8)".into() })?;
         Ok(Some(SecretString::from(s.to_owned())))
     }
@@ -186,5 +248,26 @@ impl SecretStore for FileStore {
     fn probe(&self) -> Result<()> {
         crate::fs::check_dir(&self.dir)?;
         crate::fs::check_file(&self.identity_path, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_bind_their_id_and_old_ones_still_open() {
+        let id = SecretId::parse("main/anthropic:default").unwrap();
+        let other = SecretId::parse("main/anthropic:second").unwrap();
+        let p = Path::new("x.age");
+        let bound = payload(&id, &SecretString::from("sk-1".to_string()));
+        assert_eq!(bound.as_slice(), b"clawkeep-secret v2 main/anthropic:default\nsk-1");
+        assert_eq!(open_payload(&bound, &id, p).unwrap(), b"sk-1");
+        assert!(matches!(open_payload(&bound, &other, p), Err(Error::WrongSecretFile { .. })));
+        // Version 1: the bare secret, newlines and all (migrate's bundles).
+        assert_eq!(open_payload(b"{\n \"a\": 1\n}", &id, p).unwrap(), b"{\n \"a\": 1\n}");
+        assert!(matches!(open_payload(b"clawkeep-secret v3 x\ny", &id, p), Err(Error::UnknownVersion { .. })));
+        assert!(matches!(open_payload(b"clawkeep-secret v2 no-newline", &id, p), Err(Error::Corrupt { .. })));
+        assert!(matches!(open_payload(b"clawkeep-secret vX", &id, p), Err(Error::Corrupt { .. })));
     }
 }
