@@ -30,6 +30,40 @@ pub struct VaultConfig {
     pub backend: Backend,
     /// ms since the epoch.
     pub created: i64,
+    /// The vault's id (32 lowercase hex digits, random at `init`). Keychain items are named by it, so two vaults of
+    /// one user never share one. Absent in vaults created before ids existed; their items keep the old names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl VaultConfig {
+    /// A new vault's config, with a fresh random id.
+    pub fn new(backend: Backend) -> Result<VaultConfig> {
+        Ok(VaultConfig { version: 1, backend, created: now_ms(), id: Some(new_vault_id()?) })
+    }
+
+    fn check_id(&self, path: &std::path::Path) -> Result<()> {
+        match &self.id {
+            Some(id) if !valid_vault_id(id) => Err(Error::InvalidField {
+                path: path.into(),
+                field: "id".into(),
+                message: "must be 32 lowercase hex digits (the vault id chosen at `init`)".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// 16 random bytes, hex.
+pub fn new_vault_id() -> Result<String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| Error::Internal(format!("no randomness for the vault id: {e}")))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// Whether `id` is a vault id: 32 lowercase hex digits.
+pub fn valid_vault_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
 }
 
 /// Files of the clawkeep dir.
@@ -115,7 +149,7 @@ impl Vault {
         if !files.index.exists() {
             Index::default().save(&files.index)?;
         }
-        crate::fs::write_json(&files.config, &VaultConfig { version: 1, backend, created: now_ms() })
+        crate::fs::write_json(&files.config, &VaultConfig::new(backend)?)
     }
 
     /// Open the vault. The passphrase function is only called if a secret must be decrypted.
@@ -135,6 +169,7 @@ impl Vault {
                 expected: "1",
             });
         }
+        config.check_id(&files.config)?;
         let index = Index::load(&files.index)?.ok_or_else(|| Error::Corrupt {
             path: files.index.clone(),
             what: "the index (it is missing; `clawkeep doctor --fix` rebuilds it)".into(),
@@ -149,7 +184,7 @@ impl Vault {
                 let wrapped: WrappedIdentity = parse_json(&files.identity, &raw)?;
                 Store::File(FileStore::open(files.secrets.clone(), files.identity.clone(), wrapped, passphrase)?)
             }
-            b => Store::Keychain(KeychainStore::new(b)?),
+            b => Store::Keychain(KeychainStore::new(b, config.id.as_deref())?),
         };
         Ok(Vault { files, config, index, store })
     }
@@ -222,6 +257,12 @@ impl Vault {
                 Store::File(f) => f.contains(id),
                 Store::Keychain(_) => true,
             }
+    }
+
+    /// Whether the store holds an item for `id` under this vault's name that the index does not list (left by an
+    /// interrupted `add`, a lost index, or, for a vault without an id, another vault of the same user).
+    pub fn holds_unindexed(&self, id: &SecretId) -> Result<bool> {
+        Ok(!self.index.secrets.contains_key(id.as_str()) && self.present_in_store(id)?)
     }
 
     /// Check the store for real (keychain round trip; file store metadata).
