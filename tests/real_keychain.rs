@@ -290,3 +290,35 @@ fn an_add_interrupted_before_the_index_is_found_by_doctor_and_refused_by_add() {
     get_is(&env, "openai:default", "sk-proj-crashed", "doctor --fix");
     assert_eq!(env.run(&["models", "auth", "remove", "openai:default"], "").code, 0);
 }
+
+/// Vaults made before vault ids existed (no `id` in vault.json) keep working under the old names, and `add` without
+/// --force does not replace an item another such vault stored under the shared name.
+#[test]
+fn vaults_without_an_id_keep_their_names_and_add_does_not_take_anothers_item() {
+    let test = "vaults_without_an_id_keep_their_names_and_add_does_not_take_anothers_item";
+    if !keyutils_available(test) {
+        return;
+    }
+    let (a, b) = (keyutils_env(), keyutils_env());
+    for env in [&a, &b] {
+        assert_eq!(env.run(&["init", "--backend", "keyutils"], "").code, 0);
+        let path = env.ck().join("vault.json");
+        let mut cfg = json(&path);
+        cfg.as_object_mut().unwrap().remove("id");
+        write_private(&path, &cfg.to_string());
+    }
+    let pid = format!("openai:{}", unique("legacy"));
+    let o = a.run(&["models", "auth", "add", "--provider", "openai", "--profile-id", &pid], "sk-proj-legacy-A");
+    assert_eq!(o.code, 0, "{o:?}");
+    get_is(&a, &pid, "sk-proj-legacy-A", "A's add");
+    let found = std::process::Command::new("keyctl")
+        .args(["session", "-", "sh", "-c", "keyctl get_persistent @s >/dev/null && keyctl search @s user \"$0\""])
+        .arg(format!("keyring:main/{pid}@clawkeep"))
+        .output()
+        .unwrap();
+    assert!(found.status.success(), "the old name: {found:?}");
+    let o = b.run(&["models", "auth", "add", "--provider", "openai", "--profile-id", &pid], "sk-proj-legacy-B");
+    assert_eq!(o.code, 67, "{o:?}");
+    get_is(&a, &pid, "sk-proj-legacy-A", "B's refused add");
+    assert_eq!(a.run(&["models", "auth", "remove", &pid], "").code, 0);
+}

@@ -314,3 +314,24 @@ fn parse_json<T: serde::de::DeserializeOwned>(path: &std::path::Path, raw: &[u8]
     let v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| Error::json(path, &e))?;
     serde_json::from_value(v).map_err(|e| Error::Corrupt { path: path.into(), what: format!("its content ({e})") })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vault_ids_are_random_32_hex_digits_and_others_are_refused() {
+        let (a, b) = (new_vault_id().unwrap(), new_vault_id().unwrap());
+        assert!(valid_vault_id(&a) && valid_vault_id(&b), "{a} {b}");
+        assert_ne!(a, b);
+        for bad in ["", "0123", "0123456789ABCDEF0123456789abcdef", "0123456789abcdef0123456789abcdeg", "../x"] {
+            assert!(!valid_vault_id(bad), "{bad}");
+        }
+        let cfg = VaultConfig { version: 1, backend: Backend::Keyutils, created: 0, id: Some("x@y".into()) };
+        let err = cfg.check_id(std::path::Path::new("/v/vault.json")).unwrap_err();
+        assert!(err.to_string().contains("id") && err.exit_code() == 65, "{err}");
+        // A vault from before ids existed has none, and keeps working.
+        let old: VaultConfig = serde_json::from_str(r#"{"version":1,"backend":"keychain","created":1}"#).unwrap();
+        assert!(old.id.is_none() && old.check_id(std::path::Path::new("/v")).is_ok());
+    }
+}
