@@ -58,15 +58,18 @@ pub fn keyutils_expiry() -> Option<Duration> {
 pub fn keyutils_lifetime_note() -> String {
     let expiry = keyutils_expiry()
         .map(|d| {
-            format!(
-                "{} ({} s, /proc/sys/kernel/keys/persistent_keyring_expiry)",
-                humantime::format_duration(d),
-                d.as_secs()
-            )
+            let s = d.as_secs();
+            let human = match s {
+                s if s >= 86400 && s % 86400 == 0 => format!("{} days", s / 86400),
+                s if s >= 3600 && s % 3600 == 0 => format!("{} hours", s / 3600),
+                s => format!("{s} seconds"),
+            };
+            format!("{human} ({s} s in /proc/sys/kernel/keys/persistent_keyring_expiry)")
         })
         .unwrap_or_else(|| "a few days (/proc/sys/kernel/keys/persistent_keyring_expiry)".into());
     format!(
-        "the kernel keyring keeps secrets in memory only: they are lost at reboot, and the kernel drops them {expiry}          after their last use once no login session of yours holds them; keep another copy of every key stored there"
+        "the kernel keyring keeps secrets in memory only: they are lost at reboot, and the kernel drops them {expiry} \
+         after their last use once no login session of yours holds them; keep another copy of every key stored there"
     )
 }
 
