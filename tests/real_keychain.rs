@@ -184,6 +184,8 @@ fn two_vaults_keep_their_own_keys(a: &Env, b: &Env, backend: &str) {
     let (key_a, ant_a) = ("sk-proj-A-only-copy", "sk-ant-api03-A-only-copy");
     assert_eq!(a.run(&["models", "auth", "add", "--provider", "openai"], key_a).code, 0);
     assert_eq!(a.run(&["models", "auth", "add", "--provider", "anthropic"], ant_a).code, 0);
+    // The index keeps a copy of the id, for rebuilding a lost vault.json.
+    assert_eq!(json(&a.ck().join("index.json"))["vaultId"], id_a.as_str());
     let check_a = |after: &str| {
         get_is(a, "openai:default", key_a, after);
         get_is(a, "anthropic:default", ant_a, after);

@@ -146,10 +146,13 @@ impl Vault {
             crate::fs::write_json(&files.identity, &wrapped)?;
             crate::fs::ensure_private_dir(&files.secrets)?;
         }
+        let config = VaultConfig::new(backend)?;
         if !files.index.exists() {
-            Index::default().save(&files.index)?;
+            let mut index = Index::default();
+            index.extra.insert(index::VAULT_ID.into(), config.id.clone().into());
+            index.save(&files.index)?;
         }
-        crate::fs::write_json(&files.config, &VaultConfig::new(backend)?)
+        crate::fs::write_json(&files.config, &config)
     }
 
     /// Open the vault. The passphrase function is only called if a secret must be decrypted.
@@ -222,9 +225,17 @@ impl Vault {
         Ok(lock)
     }
 
-    /// Save the index (caller holds the lock).
+    /// Save the index (caller holds the lock). It carries a copy of the vault id (`vaultId`), so that a lost
+    /// `vault.json` of a keychain vault can be rebuilt with the names its items have.
     pub fn save_index(&self) -> Result<()> {
-        self.index.save(&self.files.index)
+        match &self.config.id {
+            Some(id) if !self.index.extra.contains_key(index::VAULT_ID) => {
+                let mut index = self.index.clone();
+                index.extra.insert(index::VAULT_ID.into(), id.clone().into());
+                index.save(&self.files.index)
+            }
+            _ => self.index.save(&self.files.index),
+        }
     }
 
     /// Store a secret and record it in the index (caller holds the lock and saves the index).
