@@ -78,6 +78,10 @@ pub enum Error {
     NotFound(String),
     #[error("profile `{profile}` already exists for agent `{agent}`")]
     DuplicateProfile { agent: String, profile: String },
+    #[error(
+        "the {backend} store already holds a secret for `{id}` under this vault's name, but the vault's index does not list it (an interrupted `add`, or a lost index)"
+    )]
+    UnindexedSecret { backend: String, id: String },
     #[error("no clawkeep vault in {0}")]
     NotInitialized(PathBuf),
     #[error("a clawkeep vault already exists in {0}")]
@@ -129,7 +133,7 @@ impl Error {
         match self {
             MalformedJson { .. } | UnknownVersion { .. } | InvalidField { .. } | InvalidInput(_) => exit::INVALID_INPUT,
             UnknownProfile { .. } | SecretMissing(_) | NotFound(_) => exit::NOT_FOUND,
-            DuplicateProfile { .. } | AlreadyInitialized(_) => exit::ALREADY_EXISTS,
+            DuplicateProfile { .. } | UnindexedSecret { .. } | AlreadyInitialized(_) => exit::ALREADY_EXISTS,
             NotInitialized(_) => exit::NOT_INITIALIZED,
             Keychain(KeychainProblem::Locked) | VaultLocked => exit::KEYCHAIN_LOCKED,
             Keychain(_) => exit::KEYCHAIN_UNAVAILABLE,
@@ -154,6 +158,11 @@ impl Error {
             UnknownProfile { .. } => "list profiles with `clawkeep models auth list`".into(),
             SecretMissing(_) => "store it again with `clawkeep models auth add`/`paste-token --force`, or run `clawkeep doctor`".into(),
             DuplicateProfile { .. } => "pass --force to replace it, or choose another --profile-id".into(),
+            UnindexedSecret { .. } => {
+                "`clawkeep doctor` names it (`doctor --fix` lists it again when a profile refers to it); pass --force to \
+                 replace it, or choose another --profile-id"
+                    .into()
+            }
             NotInitialized(_) => "create one with `clawkeep init` (or `clawkeep onboard`)".into(),
             AlreadyInitialized(_) => "use `clawkeep passwd` to change the passphrase; remove the directory to start over".into(),
             Keychain(KeychainProblem::NoDbus) => {

@@ -112,7 +112,7 @@ fn kernel_keyutils_round_trip() {
     }
     let o = env.run(&["init", "--backend", "keyutils"], "");
     assert_eq!(o.code, 0, "{o:?}");
-    assert!(o.stderr.contains("does not survive a reboot"), "{o:?}");
+    assert!(o.stderr.contains("lost at reboot") && o.stderr.contains("persistent_keyring_expiry"), "{o:?}");
     let pid = format!("openai:{}", unique("k"));
     let o = env.run(&["models", "auth", "add", "--provider", "openai", "--profile-id", &pid], "sk-keyutils-1");
     assert_eq!(o.code, 0, "{o:?}");
@@ -132,7 +132,9 @@ fn kernel_keyutils_round_trip() {
             .output()
             .unwrap()
     };
-    let found = search(format!("keyring:main/{pid}@clawkeep"));
+    // Named by the vault's id: service `clawkeep:<vault id>`, account `<secret id>`.
+    let vid = json(&env.ck().join("vault.json"))["id"].as_str().unwrap().to_string();
+    let found = search(format!("keyring:main/{pid}@clawkeep:{vid}"));
     assert!(found.status.success(), "{found:?}");
     for (p, b) in env.all_files() {
         assert!(!String::from_utf8_lossy(&b).contains("sk-keyutils-1"), "{}", p.display());
@@ -140,7 +142,186 @@ fn kernel_keyutils_round_trip() {
     assert_eq!(env.run(&["models", "auth", "remove", &pid], "").code, 0);
     assert_eq!(env.run(&["get", &pid], "").code, 66);
     assert!(
-        !search(format!("keyring:main/{pid}@clawkeep")).status.success(),
+        !search(format!("keyring:main/{pid}@clawkeep:{vid}")).status.success(),
         "removed key still in the kernel keyring"
     );
+}
+
+fn keyutils_available(test: &str) -> bool {
+    if !have("keyctl") {
+        skip(test, "`keyctl` is not installed");
+        return false;
+    }
+    let probe = std::process::Command::new("keyctl").args(["session", "-", "true"]).output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        skip(test, &format!("`keyctl session` does not work here: {probe:?}"));
+        return false;
+    }
+    true
+}
+
+/// An env whose commands run in a fresh kernel session keyring (items land in the user's persistent keyring).
+fn keyutils_env() -> Env {
+    let mut env = Env::new();
+    env.wrapper = vec!["keyctl".into(), "session".into(), "-".into()];
+    env
+}
+
+fn get_is(env: &Env, pid: &str, want: &str, after: &str) {
+    let g = env.run(&["get", pid], "");
+    assert_eq!((g.code, g.stdout.as_str()), (0, format!("{want}\n").as_str()), "after {after}: {g:?}");
+}
+
+/// Two vaults of one user in one keychain (two OpenClaw state dirs): everything B does leaves A's keys alone.
+fn two_vaults_keep_their_own_keys(a: &Env, b: &Env, backend: &str) {
+    for env in [a, b] {
+        let o = env.run(&["init", "--backend", backend], "");
+        assert_eq!(o.code, 0, "{o:?}");
+    }
+    let id_a = json(&a.ck().join("vault.json"))["id"].as_str().unwrap().to_string();
+    let id_b = json(&b.ck().join("vault.json"))["id"].as_str().unwrap().to_string();
+    assert_eq!(id_a.len(), 32, "{id_a}");
+    assert_ne!(id_a, id_b);
+    let (key_a, ant_a) = ("sk-proj-A-only-copy", "sk-ant-api03-A-only-copy");
+    assert_eq!(a.run(&["models", "auth", "add", "--provider", "openai"], key_a).code, 0);
+    assert_eq!(a.run(&["models", "auth", "add", "--provider", "anthropic"], ant_a).code, 0);
+    // The index keeps a copy of the id, for rebuilding a lost vault.json.
+    assert_eq!(json(&a.ck().join("index.json"))["vaultId"], id_a.as_str());
+    let check_a = |after: &str| {
+        get_is(a, "openai:default", key_a, after);
+        get_is(a, "anthropic:default", ant_a, after);
+    };
+
+    let o = b.run(&["models", "auth", "add", "--provider", "openai"], "sk-proj-B-1");
+    assert_eq!(o.code, 0, "{o:?}");
+    check_a("B's add");
+    get_is(b, "openai:default", "sk-proj-B-1", "B's add");
+    assert_eq!(b.run(&["models", "auth", "add", "--provider", "openai", "--force"], "sk-proj-B-2").code, 0);
+    check_a("B's add --force");
+    get_is(b, "openai:default", "sk-proj-B-2", "B's add --force");
+    assert_eq!(b.run(&["models", "auth", "remove", "openai:default"], "").code, 0);
+    check_a("B's remove");
+    assert_eq!(b.run(&["get", "openai:default"], "").code, 66);
+
+    write_private(
+        &b.auth_profiles(),
+        &serde_json::json!({"version":1,"profiles":{
+            "anthropic:default":{"type":"api_key","provider":"anthropic","key":"sk-ant-api03-B-plain"}
+        }})
+        .to_string(),
+    );
+    let o = b.run(&["migrate"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    check_a("B's migrate");
+    get_is(b, "anthropic:default", "sk-ant-api03-B-plain", "B's migrate");
+    let o = b.run(&["migrate", "--undo"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    check_a("B's migrate --undo");
+
+    // Leave nothing behind in the user's keychain.
+    for pid in ["openai:default", "anthropic:default"] {
+        assert_eq!(a.run(&["models", "auth", "remove", pid], "").code, 0);
+    }
+}
+
+#[test]
+fn two_keyutils_vaults_keep_their_own_keys() {
+    if !keyutils_available("two_keyutils_vaults_keep_their_own_keys") {
+        return;
+    }
+    two_vaults_keep_their_own_keys(&keyutils_env(), &keyutils_env(), "keyutils");
+}
+
+#[test]
+fn two_secret_service_vaults_keep_their_own_keys() {
+    if !secret_service_available("two_secret_service_vaults_keep_their_own_keys") {
+        return;
+    }
+    let bus = Bus::start(true);
+    let (mut a, mut b) = (Env::new(), Env::new());
+    for env in [&mut a, &mut b] {
+        env.extra_env = bus.env();
+        env.extra_env.push(("XDG_DATA_HOME".into(), bus.dir.path().join("data").display().to_string()));
+    }
+    two_vaults_keep_their_own_keys(&a, &b, "keychain");
+}
+
+/// An `add` that crashes after storing the secret and before saving the index leaves an item only the reference
+/// knows: `add` without --force refuses to replace it, `doctor` reports it and `doctor --fix` lists it again. The
+/// kernel keyring holding the only copy is a warning.
+#[test]
+fn an_add_interrupted_before_the_index_is_found_by_doctor_and_refused_by_add() {
+    let test = "an_add_interrupted_before_the_index_is_found_by_doctor_and_refused_by_add";
+    if !keyutils_available(test) {
+        return;
+    }
+    let env = keyutils_env();
+    assert_eq!(env.run(&["init", "--backend", "keyutils"], "").code, 0);
+    let d = env.run(&["doctor", "--json"], "");
+    assert!(!d.stdout.contains("KEYUTILS_ONLY_COPY"), "an empty vault has nothing to lose: {d:?}");
+    let mut c = env.cmd(&["models", "auth", "add", "--provider", "openai"]);
+    c.env("CLAWKEEP_TEST_CRASH_AT", "add-after-put");
+    let o = run_cmd(&mut c, "sk-proj-crashed");
+    assert_ne!(o.code, 0, "the crash point must stop the command: {o:?}");
+    let index = json(&env.ck().join("index.json"));
+    assert!(index["secrets"].as_object().unwrap().is_empty(), "{index}");
+
+    // Without the reference, the profile looks new: add still refuses to replace the unlisted item.
+    let ap = env.auth_profiles();
+    let aside = env.dir.path().join("auth-profiles.aside");
+    std::fs::rename(&ap, &aside).unwrap();
+    let o = env.run(&["models", "auth", "add", "--provider", "openai"], "sk-proj-other");
+    assert_eq!(o.code, 67, "{o:?}");
+    assert!(o.stderr.contains("index does not list") && o.stderr.contains("main/openai:default"), "{o:?}");
+    assert!(!o.stderr.contains("sk-proj"), "{o:?}");
+    std::fs::rename(&aside, &ap).unwrap();
+    get_is(&env, "openai:default", "sk-proj-crashed", "the refused add");
+
+    let d = env.run(&["doctor"], "");
+    assert_ne!(d.code, 0, "{d:?}");
+    assert!(d.stdout.contains("REF_UNINDEXED") && d.stdout.contains("main/openai:default"), "{d:?}");
+    let d = env.run(&["doctor", "--fix"], "");
+    assert!(d.stdout.contains("REF_UNINDEXED"), "{d:?}");
+    let index = json(&env.ck().join("index.json"));
+    let e = &index["secrets"]["main/openai:default"];
+    assert_eq!((e["provider"].as_str(), e["type"].as_str()), (Some("openai"), Some("api_key")), "{index}");
+    let d = env.run(&["doctor", "--json"], "");
+    assert!(!d.stdout.contains("REF_UNINDEXED"), "{d:?}");
+    // The kernel keyring holds the only copy: a warning that names the kernel's expiry.
+    assert!(d.stdout.contains("KEYUTILS_ONLY_COPY") && d.stdout.contains("persistent_keyring_expiry"), "{d:?}");
+    assert_ne!(d.code, 0, "{d:?}");
+    get_is(&env, "openai:default", "sk-proj-crashed", "doctor --fix");
+    assert_eq!(env.run(&["models", "auth", "remove", "openai:default"], "").code, 0);
+}
+
+/// Vaults made before vault ids existed (no `id` in vault.json) keep working under the old names, and `add` without
+/// --force does not replace an item another such vault stored under the shared name.
+#[test]
+fn vaults_without_an_id_keep_their_names_and_add_does_not_take_anothers_item() {
+    let test = "vaults_without_an_id_keep_their_names_and_add_does_not_take_anothers_item";
+    if !keyutils_available(test) {
+        return;
+    }
+    let (a, b) = (keyutils_env(), keyutils_env());
+    for env in [&a, &b] {
+        assert_eq!(env.run(&["init", "--backend", "keyutils"], "").code, 0);
+        let path = env.ck().join("vault.json");
+        let mut cfg = json(&path);
+        cfg.as_object_mut().unwrap().remove("id");
+        write_private(&path, &cfg.to_string());
+    }
+    let pid = format!("openai:{}", unique("legacy"));
+    let o = a.run(&["models", "auth", "add", "--provider", "openai", "--profile-id", &pid], "sk-proj-legacy-A");
+    assert_eq!(o.code, 0, "{o:?}");
+    get_is(&a, &pid, "sk-proj-legacy-A", "A's add");
+    let found = std::process::Command::new("keyctl")
+        .args(["session", "-", "sh", "-c", "keyctl get_persistent @s >/dev/null && keyctl search @s user \"$0\""])
+        .arg(format!("keyring:main/{pid}@clawkeep"))
+        .output()
+        .unwrap();
+    assert!(found.status.success(), "the old name: {found:?}");
+    let o = b.run(&["models", "auth", "add", "--provider", "openai", "--profile-id", &pid], "sk-proj-legacy-B");
+    assert_eq!(o.code, 67, "{o:?}");
+    get_is(&a, &pid, "sk-proj-legacy-A", "B's refused add");
+    assert_eq!(a.run(&["models", "auth", "remove", &pid], "").code, 0);
 }

@@ -60,7 +60,7 @@ pub fn run(paths: &Paths, a: OnboardArgs) -> Result<i32> {
                 let items = [
                     "auto (OS keychain if it works, else encrypted file)",
                     "OS keychain",
-                    "kernel keyring (lost on reboot)",
+                    "kernel keyring (memory only: lost at reboot, dropped days after last use; keep another copy)",
                     "encrypted file (passphrase)",
                 ];
                 match Select::new()
@@ -85,6 +85,9 @@ pub fn run(paths: &Paths, a: OnboardArgs) -> Result<i32> {
         let pass = if backend == Backend::File { Some(input::new_passphrase(input::PASSPHRASE_FILE)?) } else { None };
         Vault::init(paths, backend, pass.as_ref())?;
         println!("created the vault in {} (store: {backend})", paths.clawkeep_dir.display());
+        if backend == Backend::Keyutils {
+            eprintln!("note: {}", clawkeep::vault::store::keyutils_lifetime_note());
+        }
     } else {
         println!("using the existing vault in {}", paths.clawkeep_dir.display());
     }

@@ -26,7 +26,7 @@ pub fn init(paths: &Paths, choice: BackendChoice) -> Result<i32> {
     Vault::init(paths, backend, pass.as_ref())?;
     println!("clawkeep vault created in {} (store: {backend})", paths.clawkeep_dir.display());
     if backend == Backend::Keyutils {
-        eprintln!("note: the kernel keyring does not survive a reboot; secrets stored there are lost at shutdown");
+        eprintln!("note: {}", clawkeep::vault::store::keyutils_lifetime_note());
     }
     Ok(exit::OK)
 }

@@ -1,6 +1,7 @@
 //! Safe files. Only this module writes or opens files: the one checked read (`read`), permission and ownership checks, atomic writes, the vault lock.
 
 mod atomic;
+mod crash;
 // The lock files are opened for writing (and OpenClaw's read for its owner pid): not secret reads.
 #[allow(clippy::disallowed_methods)]
 mod lock;
@@ -10,6 +11,7 @@ mod read;
 mod safe;
 
 pub use atomic::{write_atomic, write_json};
+pub use crash::{CRASH_AT_VAR, crash_point};
 pub use lock::VaultLock;
 pub use openclaw_lock::OpenClawLock;
 pub use read::{MAX_FILE, open_checked, read_optional, read_private, read_proc};

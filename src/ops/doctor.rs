@@ -321,6 +321,10 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         }
     }
 
+    if let Some(v) = &vault {
+        check_keychain_entries(&mut r, paths, agents, v, fix);
+    }
+
     // 4. Plaintext in the other OpenClaw files.
     if let Ok(Some(bytes)) = crate::fs::read_optional(&paths.dotenv())
         && let Ok(text) = std::str::from_utf8(&bytes)
@@ -362,6 +366,84 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         }
     }
     r
+}
+
+/// Keychain-specific checks. REF_UNINDEXED: a reference whose secret the store holds but the index does not list
+/// (an `add` interrupted between storing the secret and saving the index; keychains cannot be listed, so nothing
+/// else shows it); `--fix` lists it again from the reference. KEYUTILS_ONLY_COPY: the kernel keyring is the only
+/// place clawkeep keeps these secrets, and it forgets them.
+fn check_keychain_entries(r: &mut Report, paths: &Paths, agents: &[String], v: &Vault, fix: bool) {
+    for a in agents {
+        let ap_path = paths.auth_profiles(a);
+        let Ok(file) = AuthProfiles::load(&ap_path) else { continue };
+        for (pid, p) in file.profiles() {
+            let Some(rf) = profile_ref(p).filter(|x| x.is_clawkeep()) else { continue };
+            let Ok(id) = SecretId::parse(&rf.id) else { continue };
+            if !v.holds_unindexed(&id).unwrap_or(false) {
+                continue;
+            }
+            r.add(
+                "REF_UNINDEXED",
+                Severity::Error,
+                Some(&v.files.index),
+                format!("profile `{pid}` refers to `{id}`, which the {} store holds but the index does not list (an interrupted add?)", v.backend()),
+                Some("clawkeep doctor --fix (lists it again)".into()),
+            );
+            if fix && reindex(paths, a, pid, p, &id).is_ok() {
+                r.findings.last_mut().expect("pushed").fixed = true;
+            }
+        }
+    }
+    if v.backend() == crate::vault::Backend::Keyutils {
+        let ids: Vec<&str> = v.index.secrets.keys().map(String::as_str).collect();
+        if !ids.is_empty() {
+            r.add(
+                "KEYUTILS_ONLY_COPY",
+                Severity::Warning,
+                Some(&v.files.dir),
+                format!(
+                    "the kernel keyring holds the only copy of {} secret(s) ({}): {}",
+                    ids.len(),
+                    ids.join(", "),
+                    crate::vault::store::keyutils_lifetime_note()
+                ),
+                Some("keep each key elsewhere too (your provider's console, a password manager), or store them in a lasting vault (`clawkeep init --backend keychain` or `--backend file` in a new state dir)".into()),
+            );
+        }
+    }
+}
+
+/// Add the index entry of a referenced secret the store holds (what an interrupted `add` did not save).
+fn reindex(
+    paths: &Paths,
+    agent: &str,
+    pid: &str,
+    p: &serde_json::Map<String, Value>,
+    id: &SecretId,
+) -> crate::Result<()> {
+    let mut vault = Vault::open(paths, no_passphrase())?;
+    let _lock = vault.lock()?;
+    if !vault.holds_unindexed(id)? {
+        return Ok(());
+    }
+    let now = crate::vault::now_ms();
+    vault.index.secrets.insert(
+        id.to_string(),
+        IndexEntry {
+            store: vault.backend(),
+            kind: EntryKind::Profile,
+            agent: Some(agent.into()),
+            profile_id: Some(pid.into()),
+            provider: profile_provider(p).map(String::from),
+            cred_type: profile_type(p).map(String::from),
+            expires: crate::profiles::auth_profiles::profile_expires(p),
+            email: p.get("email").and_then(Value::as_str).map(String::from),
+            created: now,
+            updated: now,
+            extra: Default::default(),
+        },
+    );
+    vault.save_index()
 }
 
 /// `auth-profiles.json.migrated-*`: what OpenClaw 2026.9+ leaves after importing the file. Its audit reports them as

@@ -11,7 +11,8 @@ pub enum BackendChoice {
     Auto,
     /// The OS keychain.
     Keychain,
-    /// The Linux kernel keyring (lost on reboot).
+    /// The Linux kernel keyring: lost at reboot, and dropped by the kernel some days after last use
+    /// (/proc/sys/kernel/keys/persistent_keyring_expiry) once no session holds it.
     Keyutils,
     /// The age-encrypted file store.
     File,
@@ -32,5 +33,5 @@ pub fn resolve(choice: BackendChoice) -> Result<(Backend, Option<Error>)> {
 
 /// Check that a keychain backend works, with a real write/read/delete round trip.
 pub fn probe(b: Backend) -> Result<()> {
-    KeychainStore::new(b)?.probe()
+    KeychainStore::new(b, None)?.probe()
 }

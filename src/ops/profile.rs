@@ -150,6 +150,11 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
     if exists && !c.force {
         return Err(Error::DuplicateProfile { agent: c.agent, profile: c.profile_id });
     }
+    // An item the index does not know (an interrupted add; a vault without an id shares its keychain names with
+    // the user's other such vaults) is not replaced without --force either.
+    if !exists && !c.force && vault.holds_unindexed(&id)? {
+        return Err(Error::UnindexedSecret { backend: vault.backend().to_string(), id: id.to_string() });
+    }
     let entry = IndexEntry {
         store: vault.backend(),
         kind: EntryKind::Profile,
@@ -177,6 +182,7 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
         }
         return Err(e);
     }
+    crate::fs::crash_point("add-after-put");
     vault.save_index()?;
     // As OpenClaw's paste-token does: `auth.profiles.<id> = {provider, mode}` in openclaw.json, when it exists.
     if let Some(cfg) = config.as_mut()

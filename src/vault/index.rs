@@ -11,6 +11,9 @@ use serde_json::{Map, Value};
 use super::store::Backend;
 use crate::error::{Error, Result};
 
+/// Top-level field of `index.json` holding a copy of the vault id of `vault.json`.
+pub const VAULT_ID: &str = "vaultId";
+
 /// What a stored secret is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -104,6 +107,11 @@ impl Index {
     /// Write atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
         crate::fs::write_json(path, self)
+    }
+
+    /// The copy of the vault id (`vaultId`), if the index has one.
+    pub fn vault_id(&self) -> Option<&str> {
+        self.extra.get(VAULT_ID).and_then(Value::as_str)
     }
 
     /// Profile entries of one agent.

@@ -31,6 +31,40 @@ pub struct VaultConfig {
     pub backend: Backend,
     /// ms since the epoch.
     pub created: i64,
+    /// The vault's id (32 lowercase hex digits, random at `init`). Keychain items are named by it, so two vaults of
+    /// one user never share one. Absent in vaults created before ids existed; their items keep the old names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl VaultConfig {
+    /// A new vault's config, with a fresh random id.
+    pub fn new(backend: Backend) -> Result<VaultConfig> {
+        Ok(VaultConfig { version: 1, backend, created: now_ms(), id: Some(new_vault_id()?) })
+    }
+
+    fn check_id(&self, path: &std::path::Path) -> Result<()> {
+        match &self.id {
+            Some(id) if !valid_vault_id(id) => Err(Error::InvalidField {
+                path: path.into(),
+                field: "id".into(),
+                message: "must be 32 lowercase hex digits (the vault id chosen at `init`)".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// 16 random bytes, hex.
+pub fn new_vault_id() -> Result<String> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| Error::Internal(format!("no randomness for the vault id: {e}")))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// Whether `id` is a vault id: 32 lowercase hex digits.
+pub fn valid_vault_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
 }
 
 /// Files of the clawkeep dir.
@@ -113,10 +147,13 @@ impl Vault {
             crate::fs::write_json(&files.identity, &wrapped)?;
             crate::fs::ensure_private_dir(&files.secrets)?;
         }
+        let config = VaultConfig::new(backend)?;
         if !files.index.exists() {
-            Index::default().save(&files.index)?;
+            let mut index = Index::default();
+            index.extra.insert(index::VAULT_ID.into(), config.id.clone().into());
+            index.save(&files.index)?;
         }
-        crate::fs::write_json(&files.config, &VaultConfig { version: 1, backend, created: now_ms() })
+        crate::fs::write_json(&files.config, &config)
     }
 
     /// Open the vault. The passphrase function is only called if a secret must be decrypted.
@@ -136,6 +173,7 @@ impl Vault {
                 expected: "1",
             });
         }
+        config.check_id(&files.config)?;
         let index = Index::load(&files.index)?.ok_or_else(|| Error::Corrupt {
             path: files.index.clone(),
             what: "the index (it is missing; `clawkeep doctor --fix` rebuilds it)".into(),
@@ -150,7 +188,7 @@ impl Vault {
                 let wrapped: WrappedIdentity = parse_json(&files.identity, &raw)?;
                 Store::File(FileStore::open(files.secrets.clone(), files.identity.clone(), wrapped, passphrase)?)
             }
-            b => Store::Keychain(KeychainStore::new(b)?),
+            b => Store::Keychain(KeychainStore::new(b, config.id.as_deref())?),
         };
         Ok(Vault { files, config, index, store })
     }
@@ -188,9 +226,17 @@ impl Vault {
         Ok(lock)
     }
 
-    /// Save the index (caller holds the lock).
+    /// Save the index (caller holds the lock). It carries a copy of the vault id (`vaultId`), so that a lost
+    /// `vault.json` of a keychain vault can be rebuilt with the names its items have.
     pub fn save_index(&self) -> Result<()> {
-        self.index.save(&self.files.index)
+        match &self.config.id {
+            Some(id) if !self.index.extra.contains_key(index::VAULT_ID) => {
+                let mut index = self.index.clone();
+                index.extra.insert(index::VAULT_ID.into(), id.clone().into());
+                index.save(&self.files.index)
+            }
+            _ => self.index.save(&self.files.index),
+        }
     }
 
     /// Store a secret and record it in the index (caller holds the lock and saves the index).
@@ -223,6 +269,12 @@ impl Vault {
                 Store::File(f) => f.contains(id),
                 Store::Keychain(_) => true,
             }
+    }
+
+    /// Whether the store holds an item for `id` under this vault's name that the index does not list (left by an
+    /// interrupted `add`, a lost index, or, for a vault without an id, another vault of the same user).
+    pub fn holds_unindexed(&self, id: &SecretId) -> Result<bool> {
+        Ok(!self.index.secrets.contains_key(id.as_str()) && self.present_in_store(id)?)
     }
 
     /// Check the store for real (keychain round trip; file store metadata).
@@ -273,4 +325,25 @@ impl Vault {
 fn parse_json<T: serde::de::DeserializeOwned>(path: &std::path::Path, raw: &[u8]) -> Result<T> {
     let v: serde_json::Value = serde_json::from_slice(raw).map_err(|e| Error::json(path, &e))?;
     serde_json::from_value(v).map_err(|e| Error::Corrupt { path: path.into(), what: format!("its content ({e})") })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vault_ids_are_random_32_hex_digits_and_others_are_refused() {
+        let (a, b) = (new_vault_id().unwrap(), new_vault_id().unwrap());
+        assert!(valid_vault_id(&a) && valid_vault_id(&b), "{a} {b}");
+        assert_ne!(a, b);
+        for bad in ["", "0123", "0123456789ABCDEF0123456789abcdef", "0123456789abcdef0123456789abcdeg", "../x"] {
+            assert!(!valid_vault_id(bad), "{bad}");
+        }
+        let cfg = VaultConfig { version: 1, backend: Backend::Keyutils, created: 0, id: Some("x@y".into()) };
+        let err = cfg.check_id(std::path::Path::new("/v/vault.json")).unwrap_err();
+        assert!(err.to_string().contains("id") && err.exit_code() == 65, "{err}");
+        // A vault from before ids existed has none, and keeps working.
+        let old: VaultConfig = serde_json::from_str(r#"{"version":1,"backend":"keychain","created":1}"#).unwrap();
+        assert!(old.id.is_none() && old.check_id(std::path::Path::new("/v")).is_ok());
+    }
 }

@@ -1,10 +1,18 @@
 //! OS keychain stores through keyring-core: Secret Service (Linux), kernel keyutils (Linux), macOS Keychain,
 //! Windows Credential Manager. Every call runs on a helper thread with a deadline (≤ 3 s), so a keychain that
 //! waits for an invisible prompt becomes a clear error instead of a hang.
+//!
+//! Items are named service `clawkeep:<vault id>`, account `<secret id>`, so two vaults of one user never share an
+//! item. A vault created before vault ids existed (no `id` in `vault.json`) keeps the old service name `clawkeep`.
+//!
+//! The connection to the keychain (and what is known about its health) is shared by the whole process, one per
+//! backend: the vault service opens the vault once per request, and a hung keychain must cost one helper thread and
+//! one deadline, not one per request.
 
+use std::collections::HashMap;
 use std::sync::mpsc;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use keyring_core::{CredentialStore, Entry};
 use secrecy::{ExposeSecret, SecretString};
@@ -13,10 +21,20 @@ use super::{Backend, SecretStore};
 use crate::error::{Error, KeychainProblem, Result};
 use crate::secret::SecretId;
 
-/// Service name under which clawkeep stores its items.
-pub const SERVICE: &str = "clawkeep";
+/// Service name of the items of a vault without an id (created before vault ids existed).
+pub const LEGACY_SERVICE: &str = "clawkeep";
 /// The longest any keychain call may take.
 pub const MAX_TIMEOUT_MS: u64 = 3000;
+/// After a call timed out, calls fail at once for this long (and for as long as the timed-out call is still stuck).
+pub const RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// The keychain service name of a vault's items: `clawkeep:<vault id>`, or `clawkeep` for a vault without an id.
+pub fn service_name(vault_id: Option<&str>) -> String {
+    match vault_id {
+        Some(id) => format!("{LEGACY_SERVICE}:{id}"),
+        None => LEGACY_SERVICE.to_string(),
+    }
+}
 
 /// The keychain deadline: `CLAWKEEP_KEYCHAIN_TIMEOUT_MS` (capped at 3000), default 3000 (also when empty); a value
 /// that is not a whole number of milliseconds is refused.
@@ -33,55 +51,81 @@ pub fn keychain_timeout() -> Result<Duration> {
     Ok(Duration::from_millis(ms.clamp(1, MAX_TIMEOUT_MS)))
 }
 
+/// How long the kernel keeps the user's persistent keyring (where keyutils items live) after its last use once no
+/// session keyring holds them: `/proc/sys/kernel/keys/persistent_keyring_expiry` (the kernel's default is 3 days).
+pub fn keyutils_expiry() -> Option<Duration> {
+    let raw =
+        crate::fs::read_optional(std::path::Path::new("/proc/sys/kernel/keys/persistent_keyring_expiry")).ok()??;
+    std::str::from_utf8(&raw).ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The truth about keyutils' lifetime, for `init` and `doctor`.
+pub fn keyutils_lifetime_note() -> String {
+    let expiry = keyutils_expiry()
+        .map(|d| {
+            let s = d.as_secs();
+            let human = match s {
+                s if s >= 86400 && s % 86400 == 0 => format!("{} days", s / 86400),
+                s if s >= 3600 && s % 3600 == 0 => format!("{} hours", s / 3600),
+                s => format!("{s} seconds"),
+            };
+            format!("{human} ({s} s in /proc/sys/kernel/keys/persistent_keyring_expiry)")
+        })
+        .unwrap_or_else(|| "a few days (/proc/sys/kernel/keys/persistent_keyring_expiry)".into());
+    format!(
+        "the kernel keyring keeps secrets in memory only: they are lost at reboot, and the kernel drops them {expiry} \
+         after their last use once no login session of yours holds them; keep another copy of every key stored there"
+    )
+}
+
 type StoreFactory = Arc<dyn Fn() -> keyring_core::Result<Arc<CredentialStore>> + Send + Sync>;
 
-/// A keyring-core backed store.
-pub struct KeychainStore {
+/// Whether a helper call is still running, and whether its caller gave up on it.
+#[derive(Default)]
+struct Gate {
+    /// A helper thread is running (at most one at a time).
+    busy: bool,
+    /// The running helper was abandoned by its caller (it timed out): calls fail at once until it ends.
+    stuck: bool,
+    /// Calls fail at once until then (set when a call timed out).
+    retry_after: Option<Instant>,
+}
+
+/// One connection to a keychain backend, shared by every vault of the process.
+struct Conn {
     backend: Backend,
     factory: StoreFactory,
-    store: OnceLock<Arc<CredentialStore>>,
+    store: Mutex<Option<Arc<CredentialStore>>>,
     timeout: Duration,
     /// Check for a D-Bus session before connecting (the real Secret Service store).
     needs_bus: bool,
-    /// Once a call has timed out, later calls of this store fail at once: a hung keychain must not cost the deadline
-    /// once per id (OpenClaw kills `resolve` after 5 s).
-    timed_out: std::sync::atomic::AtomicBool,
+    gate: Mutex<Gate>,
+    freed: Condvar,
 }
 
-impl KeychainStore {
-    /// The platform store for `backend` (`Keychain` or `Keyutils`).
-    pub fn new(backend: Backend) -> Result<Self> {
-        let factory: StoreFactory = match backend {
-            Backend::Keychain => platform_keychain()?,
-            Backend::Keyutils => platform_keyutils()?,
-            Backend::File => return Err(Error::Internal("file backend is not a keychain".into())),
-        };
-        let needs_bus = backend == Backend::Keychain && cfg!(target_os = "linux");
-        Ok(KeychainStore {
+impl Conn {
+    fn new(backend: Backend, factory: StoreFactory, timeout: Duration, needs_bus: bool) -> Conn {
+        Conn {
             backend,
             factory,
-            store: OnceLock::new(),
-            timeout: keychain_timeout()?,
-            needs_bus,
-            timed_out: Default::default(),
-        })
-    }
-
-    /// A store over an existing keyring-core store (unit tests use `keyring_core::mock::Store`).
-    pub fn with_store(backend: Backend, store: Arc<CredentialStore>, timeout: Duration) -> Self {
-        let s = store.clone();
-        KeychainStore {
-            backend,
-            factory: Arc::new(move || Ok(s.clone())),
-            store: OnceLock::new(),
+            store: Mutex::new(None),
             timeout,
-            needs_bus: false,
-            timed_out: Default::default(),
+            needs_bus,
+            gate: Mutex::new(Gate::default()),
+            freed: Condvar::new(),
         }
     }
 
-    fn store(&self) -> Result<Arc<CredentialStore>> {
-        if let Some(s) = self.store.get() {
+    fn gate(&self) -> std::sync::MutexGuard<'_, Gate> {
+        self.gate.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn timed_out(&self) -> Error {
+        Error::Keychain(KeychainProblem::Timeout(self.timeout.as_millis() as u64))
+    }
+
+    fn store(self: &Arc<Self>) -> Result<Arc<CredentialStore>> {
+        if let Some(s) = self.store.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             return Ok(s.clone());
         }
         if self.needs_bus && !session_bus_present() {
@@ -89,38 +133,133 @@ impl KeychainStore {
         }
         let factory = self.factory.clone();
         let s = self.deadline(move || factory())?;
-        Ok(self.store.get_or_init(|| s).clone())
+        Ok(self.store.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(s).clone())
     }
 
-    /// Run `f` on a helper thread, giving up after the deadline.
-    fn deadline<T: Send + 'static>(&self, f: impl FnOnce() -> keyring_core::Result<T> + Send + 'static) -> Result<T> {
-        let timed_out = || Error::Keychain(KeychainProblem::Timeout(self.timeout.as_millis() as u64));
-        if self.timed_out.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(timed_out());
+    /// Run `f` on a helper thread, giving up after the deadline. One helper runs at a time: a call waits (within
+    /// its deadline) for the running one; while an abandoned helper is stuck, or until the retry-after time of
+    /// the last timeout, calls fail at once.
+    fn deadline<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce() -> keyring_core::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let start = Instant::now();
+        {
+            let mut g = self.gate();
+            loop {
+                if g.stuck || g.retry_after.is_some_and(|t| Instant::now() < t) {
+                    return Err(self.timed_out());
+                }
+                if !g.busy {
+                    break;
+                }
+                let left = self.timeout.saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    return Err(self.timed_out());
+                }
+                g = self.freed.wait_timeout(g, left).unwrap_or_else(|p| p.into_inner()).0;
+            }
+            g.busy = true;
         }
         let (tx, rx) = mpsc::sync_channel(1);
-        std::thread::Builder::new()
-            .name("clawkeep-keychain".into())
-            .spawn(move || {
-                let _ = tx.send(f());
-            })
-            .map_err(|e| Error::Internal(format!("spawning keychain thread: {e}")))?;
-        match rx.recv_timeout(self.timeout) {
-            Ok(r) => r.map_err(|e| {
-                match (classify(e), self.backend) {
-                (Error::Keychain(KeychainProblem::Locked), Backend::Keyutils) => Error::Keychain(KeychainProblem::Other(
-                    "the kernel keyring refused access (no usable session keyring? run under `keyctl session -` or a \
-                     login session)"
-                        .into(),
-                )),
+        let conn = self.clone();
+        let spawned = std::thread::Builder::new().name("clawkeep-keychain".into()).spawn(move || {
+            let r = f();
+            let _ = tx.send(r);
+            let mut g = conn.gate();
+            g.busy = false;
+            g.stuck = false;
+            drop(g);
+            conn.freed.notify_all();
+        });
+        if let Err(e) = spawned {
+            self.gate().busy = false;
+            self.freed.notify_all();
+            return Err(Error::Internal(format!("spawning keychain thread: {e}")));
+        }
+        let left = self.timeout.saturating_sub(start.elapsed()).max(Duration::from_millis(1));
+        let r = match rx.recv_timeout(left) {
+            Ok(r) => r,
+            Err(_) => {
+                let mut g = self.gate();
+                match rx.try_recv() {
+                    Ok(r) => r,
+                    Err(_) => {
+                        // The helper may have ended since; only a helper still running is stuck.
+                        g.stuck = g.busy;
+                        g.retry_after = Some(Instant::now() + RETRY_AFTER);
+                        drop(g);
+                        self.freed.notify_all();
+                        return Err(self.timed_out());
+                    }
+                }
+            }
+        };
+        r.map_err(|e| {
+            let e = classify(e);
+            if matches!(e, Error::Keychain(KeychainProblem::NoDbus | KeychainProblem::NoSecretService)) {
+                // Connect again next time: the bus or the Secret Service may come back.
+                *self.store.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            }
+            match (e, self.backend) {
+                (Error::Keychain(KeychainProblem::Locked), Backend::Keyutils) => {
+                    Error::Keychain(KeychainProblem::Other(
+                        "the kernel keyring refused access (no usable session keyring? run under `keyctl session -` \
+                         or a login session)"
+                            .into(),
+                    ))
+                }
                 (e, _) => e,
             }
-            }),
-            Err(_) => {
-                self.timed_out.store(true, std::sync::atomic::Ordering::Relaxed);
-                Err(timed_out())
-            }
-        }
+        })
+    }
+}
+
+/// The process-wide connection for `backend`.
+fn shared_conn(backend: Backend) -> Result<Arc<Conn>> {
+    static CONNS: OnceLock<Mutex<HashMap<Backend, Arc<Conn>>>> = OnceLock::new();
+    let mut conns = CONNS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = conns.get(&backend) {
+        return Ok(c.clone());
+    }
+    let factory: StoreFactory = match backend {
+        Backend::Keychain => platform_keychain()?,
+        Backend::Keyutils => platform_keyutils()?,
+        Backend::File => return Err(Error::Internal("file backend is not a keychain".into())),
+    };
+    let needs_bus = backend == Backend::Keychain && cfg!(target_os = "linux");
+    let c = Arc::new(Conn::new(backend, factory, keychain_timeout()?, needs_bus));
+    conns.insert(backend, c.clone());
+    Ok(c)
+}
+
+/// A keyring-core backed store: one vault's items (its service name) over the shared connection.
+pub struct KeychainStore {
+    conn: Arc<Conn>,
+    service: String,
+}
+
+impl KeychainStore {
+    /// The platform store for `backend` (`Keychain` or `Keyutils`), holding the items of the vault `vault_id`
+    /// (`None`: a vault created before vault ids existed).
+    pub fn new(backend: Backend, vault_id: Option<&str>) -> Result<Self> {
+        Ok(KeychainStore { conn: shared_conn(backend)?, service: service_name(vault_id) })
+    }
+
+    /// A store over an existing keyring-core store (unit tests use `keyring_core::mock::Store`).
+    pub fn with_store(
+        backend: Backend,
+        store: Arc<CredentialStore>,
+        timeout: Duration,
+        vault_id: Option<&str>,
+    ) -> Self {
+        let factory: StoreFactory = Arc::new(move || Ok(store.clone()));
+        KeychainStore { conn: Arc::new(Conn::new(backend, factory, timeout, false)), service: service_name(vault_id) }
+    }
+
+    /// The service name of this vault's items.
+    pub fn service(&self) -> &str {
+        &self.service
     }
 
     fn entry_call<T: Send + 'static>(
@@ -128,9 +267,9 @@ impl KeychainStore {
         id: &SecretId,
         f: impl FnOnce(Entry) -> keyring_core::Result<T> + Send + 'static,
     ) -> Result<T> {
-        let store = self.store()?;
-        let user = id.as_str().to_string();
-        self.deadline(move || f(Entry::new_in_store(&store, SERVICE, &user)?))
+        let store = self.conn.store()?;
+        let (service, user) = (self.service.clone(), id.as_str().to_string());
+        self.conn.deadline(move || f(Entry::new_in_store(&store, &service, &user)?))
     }
 }
 
@@ -176,7 +315,7 @@ fn classify(e: keyring_core::Error) -> Error {
 
 impl SecretStore for KeychainStore {
     fn backend(&self) -> Backend {
-        self.backend
+        self.conn.backend
     }
 
     fn put(&self, id: &SecretId, secret: &SecretString) -> Result<()> {
@@ -249,7 +388,22 @@ mod tests {
 
     fn mock() -> KeychainStore {
         let store: Arc<CredentialStore> = keyring_core::mock::Store::new().unwrap();
-        KeychainStore::with_store(Backend::Keychain, store, Duration::from_secs(1))
+        KeychainStore::with_store(Backend::Keychain, store, Duration::from_secs(1), Some("00ff"))
+    }
+
+    #[test]
+    fn two_vaults_have_separate_items() {
+        let store: Arc<CredentialStore> = keyring_core::mock::Store::new().unwrap();
+        let a = KeychainStore::with_store(Backend::Keyutils, store.clone(), Duration::from_secs(1), Some("aa"));
+        let b = KeychainStore::with_store(Backend::Keyutils, store.clone(), Duration::from_secs(1), Some("bb"));
+        let old = KeychainStore::with_store(Backend::Keyutils, store, Duration::from_secs(1), None);
+        assert_eq!((a.service(), old.service()), ("clawkeep:aa", "clawkeep"));
+        let id = SecretId::parse("main/openai:default").unwrap();
+        a.put(&id, &SecretString::from("sk-A".to_string())).unwrap();
+        b.put(&id, &SecretString::from("sk-B".to_string())).unwrap();
+        assert!(old.get(&id).unwrap().is_none());
+        assert!(b.delete(&id).unwrap());
+        assert_eq!(a.get(&id).unwrap().unwrap().expose_secret(), "sk-A");
     }
 
     #[test]
@@ -268,17 +422,16 @@ mod tests {
 
     #[test]
     fn a_hanging_keychain_times_out() {
-        let factory: StoreFactory = Arc::new(|| {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = calls.clone();
+        let factory: StoreFactory = Arc::new(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             std::thread::sleep(Duration::from_secs(5));
             Err(keyring_core::Error::NoDefaultStore)
         });
         let s = KeychainStore {
-            backend: Backend::Keyutils,
-            factory,
-            store: OnceLock::new(),
-            timeout: Duration::from_millis(100),
-            needs_bus: false,
-            timed_out: Default::default(),
+            conn: Arc::new(Conn::new(Backend::Keyutils, factory, Duration::from_millis(100), false)),
+            service: service_name(None),
         };
         let t = std::time::Instant::now();
         let err = s.get(&SecretId::parse("a").unwrap()).unwrap_err();
@@ -290,6 +443,8 @@ mod tests {
             assert!(matches!(s.get(&SecretId::parse("b").unwrap()), Err(Error::Keychain(KeychainProblem::Timeout(_)))));
         }
         assert!(t.elapsed() < Duration::from_millis(100), "{:?}", t.elapsed());
+        // Only the first call started a helper thread: the others did not pile up behind the stuck one.
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use file::{FileStore, PassphraseFn, SharedIdentity};
-pub use keychain::{KeychainStore, keychain_timeout};
+pub use keychain::{KeychainStore, keychain_timeout, keyutils_expiry, keyutils_lifetime_note, service_name};
 
 use crate::error::Result;
 use crate::secret::{SecretId, SecretString};
@@ -19,7 +19,8 @@ use crate::secret::{SecretId, SecretString};
 pub enum Backend {
     /// The OS keychain (Secret Service on Linux, Keychain on macOS, Credential Manager on Windows).
     Keychain,
-    /// The Linux kernel keyring (does not survive a reboot).
+    /// The Linux kernel keyring (in memory: lost at reboot, and dropped some days after last use once no session
+    /// holds it).
     Keyutils,
     /// age-encrypted files, one per secret, under a passphrase-wrapped identity.
     File,
