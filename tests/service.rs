@@ -804,6 +804,8 @@ fn refusals_are_logged_with_the_peer_and_only_profile_shaped_ids_are_named() {
     for (req, code, line) in [
         (json!({"v":1,"op":"select","provider":"mistral"}), "NO_PROFILE", "refused select (provider mistral)"),
         (json!({"v":1,"op":"select","provider":"Not A Provider"}), "INVALID", "refused select to"),
+        // A lowercase hex key pasted as the provider passes the provider grammar, but is not logged.
+        (json!({"v":1,"op":"select","provider":"3f9a0c77e1d24b6f8a51c0de99aa12bb"}), "NO_PROFILE", "refused select to"),
         (
             json!({"v":1,"op":"store","profile":"anthropic:ghost","secret":"sk-ant-api03-x"}),
             "NOT_FOUND",
@@ -917,9 +919,11 @@ fn serve_refuses_bad_settings_at_start() {
         }
         run_bounded(c, 3)
     };
-    let o = serve(&["--max-clients", "0"], &[]);
-    assert_eq!(o.code, 65, "{o:?}");
-    assert!(o.stderr.contains("--max-clients"), "{o:?}");
+    for n in ["0", "4097", "18446744073709551615"] {
+        let o = serve(&["--max-clients", n], &[]);
+        assert_eq!(o.code, 65, "--max-clients {n}: {o:?}");
+        assert!(o.stderr.contains("--max-clients") && !o.stderr.contains("panicked"), "{o:?}");
+    }
     let o = serve(&[], &[("CLAWKEEP_KEYCHAIN_TIMEOUT_MS", "abc")]);
     assert_eq!(o.code, 65, "{o:?}");
     assert!(o.stderr.contains("CLAWKEEP_KEYCHAIN_TIMEOUT_MS") && o.stderr.contains("abc"), "{o:?}");

@@ -42,10 +42,13 @@ pub struct ServeArgs {
     /// Also serve root (by default only the service's own uid is served).
     #[arg(long)]
     allow_root: bool,
-    /// Connections served at once (at least 1); more are answered BUSY, except `status` and `lock`.
+    /// Connections served at once (1-4096); more are answered BUSY, except `status` and `lock`.
     #[arg(long, default_value_t = clawkeep::service::DEFAULT_MAX_CLIENTS)]
     max_clients: usize,
 }
+
+/// Most connections one service serves at once (each holds 128 KiB of locked buffers while busy).
+const MAX_CLIENTS_CAP: usize = 4096;
 
 pub fn serve(paths: &Paths, a: ServeArgs) -> Result<i32> {
     let mut config = Config::new(paths);
@@ -53,8 +56,8 @@ pub fn serve(paths: &Paths, a: ServeArgs) -> Result<i32> {
     config.idle = duration("idle-timeout", &a.idle_timeout)?;
     config.client_timeout = duration("client-timeout", &a.client_timeout)?;
     config.allow_root = a.allow_root;
-    if a.max_clients == 0 {
-        return Err(Error::InvalidInput("--max-clients: must be at least 1".into()));
+    if !(1..=MAX_CLIENTS_CAP).contains(&a.max_clients) {
+        return Err(Error::InvalidInput(format!("--max-clients: must be between 1 and {MAX_CLIENTS_CAP}")));
     }
     config.max_clients = a.max_clients;
     // A bad keychain deadline is refused at start, not on the first request.

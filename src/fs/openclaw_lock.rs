@@ -30,6 +30,8 @@ impl OpenClawLock {
         let content = payload();
         let start = Instant::now();
         loop {
+            // A guard left by a process that died between taking and dropping it would block everyone for ever.
+            clear_abandoned_guard(&guard);
             if !guard.exists() {
                 match std::fs::OpenOptions::new()
                     .write(true)
@@ -138,18 +140,28 @@ impl Seen {
 /// content, then drop the guard. `false` when another process holds the guard or the lock changed meanwhile (it may
 /// be a fresh lock OpenClaw just took).
 fn reclaim(path: &Path, guard: &Path, seen: &Seen) -> bool {
-    if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(guard) {
-        let abandoned = std::fs::symlink_metadata(guard)
-            .and_then(|m| m.modified())
-            .is_ok_and(|t| t.elapsed().is_ok_and(|d| d > RECLAIM_STALE));
-        if e.kind() == std::io::ErrorKind::AlreadyExists && abandoned {
-            let _ = std::fs::remove_dir(guard);
-        }
+    if std::fs::DirBuilder::new().mode(0o700).create(guard).is_err() {
+        clear_abandoned_guard(guard);
         return false;
     }
     let removed = Seen::of(path).is_some_and(|now| now == *seen) && std::fs::remove_file(path).is_ok();
     let _ = std::fs::remove_dir(guard);
     removed
+}
+
+/// Remove a `<lock>.reclaim` guard older than [`RECLAIM_STALE`] (its owner died holding it). It is checked twice,
+/// with its inode, so a guard another process just made in its place is left alone.
+fn clear_abandoned_guard(guard: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let old =
+        |m: &std::fs::Metadata| m.is_dir() && m.modified().is_ok_and(|t| t.elapsed().is_ok_and(|d| d > RECLAIM_STALE));
+    let Ok(first) = std::fs::symlink_metadata(guard) else { return };
+    if !old(&first) {
+        return;
+    }
+    if std::fs::symlink_metadata(guard).is_ok_and(|m| old(&m) && m.ino() == first.ino() && m.dev() == first.dev()) {
+        let _ = std::fs::remove_dir(guard);
+    }
 }
 
 fn is_stale(path: &Path, content: &[u8]) -> bool {
@@ -176,6 +188,24 @@ fn is_stale(path: &Path, content: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_guard_left_by_a_dead_process_does_not_block_the_lock_for_ever() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("auth-profiles.json");
+        let guard = d.path().join("auth-profiles.json.lock.reclaim");
+        std::fs::create_dir(&guard).unwrap();
+        let old = std::time::SystemTime::now() - Duration::from_secs(120);
+        std::fs::File::open(&guard).unwrap().set_modified(old).unwrap();
+        let t = Instant::now();
+        let lock = OpenClawLock::acquire(&target).unwrap();
+        assert!(t.elapsed() < Duration::from_secs(2), "waited {:?}", t.elapsed());
+        drop(lock);
+        // A fresh guard (another process reclaiming right now) is respected.
+        std::fs::create_dir(&guard).unwrap();
+        clear_abandoned_guard(&guard);
+        assert!(guard.exists());
+    }
 
     fn stale(path: &Path) -> bool {
         is_stale(path, &std::fs::read(path).unwrap())

@@ -46,8 +46,16 @@ pub fn check_nesting(path: &Path, bytes: &[u8]) -> Result<()> {
                     i += if bytes[i] == b'\\' { 2 } else { 1 };
                 }
             }
+            // A line comment ends where JSON5 ends it: at \n, \r, U+2028 or U+2029 (E2 80 A8/A9). Ending it later
+            // would hide brackets from this count that the parser then recurses into.
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+                while i < bytes.len()
+                    && bytes[i] != b'\n'
+                    && bytes[i] != b'\r'
+                    && !(bytes[i] == 0xE2
+                        && bytes.get(i + 1) == Some(&0x80)
+                        && matches!(bytes.get(i + 2), Some(0xA8 | 0xA9)))
+                {
                     i += 1;
                 }
             }
@@ -115,4 +123,38 @@ pub(crate) fn write_object(path: &Path, doc: &Map<String, Value>) -> Result<()> 
         crate::fs::ensure_private_dir(dir)?;
     }
     crate::fs::write_json(path, doc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deep(prefix: &str, n: usize) -> Vec<u8> {
+        let mut s = String::from(prefix);
+        s.push_str(&"a:{".repeat(n));
+        s.push_str(&"}".repeat(n + 1));
+        s.into_bytes()
+    }
+
+    #[test]
+    fn nesting_hidden_behind_any_json5_line_terminator_is_counted() {
+        let p = Path::new("openclaw.json");
+        for end in ["\n", "\r", "\u{2028}", "\u{2029}"] {
+            let doc = deep(&format!("{{ //x{end}"), 3000);
+            assert!(check_nesting(p, &doc).is_err(), "a comment ended by {end:?} hid the nesting");
+            // And the parser agrees the comment ends there (so what is counted is what is parsed).
+            let shallow = format!("{{ //x{end} a: 1 }}");
+            assert!(json5::from_str::<serde_json::Value>(&shallow).is_ok(), "{end:?}");
+        }
+        assert!(check_nesting(p, &deep("{ ", 100)).is_ok());
+        // Brackets inside strings and block comments do not count.
+        assert!(
+            check_nesting(
+                p,
+                format!("{{ a: '{}', /* {} */ b: \"{}\" }}", "{".repeat(500), "[".repeat(500), "\\\"[".repeat(500))
+                    .as_bytes()
+            )
+            .is_ok()
+        );
+    }
 }

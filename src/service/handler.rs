@@ -59,7 +59,14 @@ pub fn handle(state: &State, req: Request, peer: &Peer) -> Answer {
     // What the refusal line names besides the op: request fields that are safe to log.
     let about = match (req.provider.as_deref(), req.profile.as_deref()) {
         (_, Some(p)) => format!(" ({})", shown(p)),
-        (Some(p), None) if crate::ops::profile::check_provider(p).is_ok() => format!(" (provider {p})"),
+        // Provider ids are short names (anthropic, amazon-bedrock): a long or digit-heavy value may be a key.
+        (Some(p), None)
+            if p.len() <= 24
+                && crate::ops::profile::check_provider(p).is_ok()
+                && p.bytes().filter(u8::is_ascii_digit).count() < 6 =>
+        {
+            format!(" (provider {p})")
+        }
         _ => String::new(),
     };
     let result = match op.as_str() {

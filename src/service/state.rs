@@ -111,9 +111,16 @@ impl State {
         self.epoch.load(Ordering::SeqCst)
     }
 
-    /// Count a request as use for the idle timer, without taking the identity.
+    /// Count a request as use for the idle timer, without taking the identity. An unlock whose TTL or idle time
+    /// has passed is wiped here (as [`identity_at`](Self::identity_at) does), never revived.
     pub fn touch(&self) {
-        if let Some(u) = self.slot().as_mut() {
+        let mut slot = self.slot();
+        if slot.as_ref().is_some_and(|u| u.expired(self.config.idle).is_some()) {
+            *slot = None;
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        if let Some(u) = slot.as_mut() {
             u.last_used = Instant::now();
             u.last_used_ms = now_ms();
         }
@@ -216,5 +223,27 @@ mod tests {
         assert_eq!(unlocked(hour, -1, 0).expired(hour), Some("TTL reached"));
         assert_eq!(unlocked(hour, 3_600_000, 3_600_001).expired(hour), Some("idle timeout"));
         assert_eq!(unlocked(Duration::ZERO, 3_600_000, 0).expired(hour), Some("TTL reached"));
+    }
+
+    #[test]
+    fn a_request_after_the_idle_deadline_wipes_instead_of_reviving() {
+        let hour = Duration::from_secs(3600);
+        let config = crate::service::Config {
+            socket: "/nonexistent".into(),
+            ttl: hour,
+            idle: hour,
+            client_timeout: hour,
+            allow_root: false,
+            max_clients: 1,
+        };
+        let paths = Paths { state_dir: "/nonexistent".into(), clawkeep_dir: "/nonexistent/ck".into() };
+        let state = State::new(paths, config);
+        // Idle for longer than the idle timeout, and the sweeper has not run yet.
+        *state.slot() = Some(unlocked(hour, 3_600_000, 3_600_001));
+        let epoch = state.epoch();
+        state.touch();
+        assert!(state.slot().is_none(), "touch revived an expired unlock");
+        assert_ne!(state.epoch(), epoch, "the wipe must end requests that read the old epoch");
+        assert!(state.identity().is_none());
     }
 }
