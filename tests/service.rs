@@ -751,6 +751,28 @@ fn lock_and_status_get_through_when_every_slot_is_taken_and_silent_clients_go_fa
 }
 
 #[test]
+fn a_flood_of_silent_connections_cannot_exhaust_the_services_file_descriptors() {
+    let env = file_env();
+    let svc = Service::start(&env, &["--unlock"]);
+    let fds = || std::fs::read_dir(format!("/proc/{}/fd", svc.pid())).unwrap().count();
+    let before = fds();
+    // More silent connections than the service keeps waiting (256, and 256 more for 100 ms): the rest are closed.
+    let flood: Vec<UnixStream> = (0..600).filter_map(|_| UnixStream::connect(&svc.socket).ok()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let during = fds();
+    assert!(during <= before + 2 * 256 + 8, "{before} fds before, {during} during a flood of {}", flood.len());
+    // lock still gets through during the flood.
+    let o = ck(&env, &svc, &["lock"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    drop(flood);
+    // The soft fd limit was raised to the hard one.
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", svc.pid())).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let f: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(f[3], f[4], "{line}");
+}
+
+#[test]
 fn a_deleted_socket_is_locked_and_bound_again_and_serve_names_the_holder() {
     let env = file_env();
     let svc = Service::start(&env, &["--unlock"]);

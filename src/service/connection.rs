@@ -29,6 +29,14 @@ pub struct Slots {
     pub reserved: Arc<Semaphore>,
 }
 
+/// Connections accepted but silent so far (each costs an fd and a task for up to 2 s). When that many wait, as many
+/// more get only [`FLOOD_GRACE`] to send their first byte (a real client writes at once; `lock` gets through), and
+/// beyond that a connection is closed at once: a flood of silent connections cannot exhaust the file descriptors.
+pub const MAX_WAITING: usize = 256;
+
+/// How long a connection accepted during a flood of silent ones may take to send its first byte.
+pub const FLOOD_GRACE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Reserved slots for `status` and `lock`.
 pub const RESERVED_SLOTS: usize = 16;
 
@@ -70,7 +78,16 @@ async fn read_frame(stream: &mut UnixStream, buf: &mut SecretBuf) -> std::io::Re
 
 /// Encode and send an answer; log and count what it hands out only once it is encoded.
 async fn send(state: &State, stream: &mut UnixStream, answer: Answer, out: &mut SecretBuf, peer: &Peer) -> bool {
-    let Answer { resp, handed_out } = answer;
+    let Answer { mut resp, mut handed_out } = answer;
+    // A `lock` (or expiry) that came while this answer was being made: file-store secrets do not leave.
+    if let Some(h) = &handed_out
+        && h.epoch.is_some_and(|e| e != state.epoch())
+    {
+        drop(resp);
+        log(format_args!("refused {} to {peer}: {} (locked meanwhile)", h.what, code::LOCKED));
+        resp = Response::fail(code::LOCKED, "the file store was locked while this request was answered");
+        handed_out = None;
+    }
     if encode(&resp, out).is_err() {
         drop(resp);
         if handed_out.is_some() {
@@ -118,7 +135,13 @@ async fn first_byte(stream: &UnixStream) -> std::io::Result<bool> {
 }
 
 /// Serve one connection until the client closes it, misbehaves or times out.
-pub async fn serve(state: Arc<State>, mut stream: UnixStream, slots: Arc<Slots>) {
+pub async fn serve(
+    state: Arc<State>,
+    mut stream: UnixStream,
+    slots: Arc<Slots>,
+    waiting: OwnedSemaphorePermit,
+    first_byte_within: std::time::Duration,
+) {
     let peer = match Peer::of(&stream) {
         Ok(p) => p,
         Err(e) => {
@@ -131,7 +154,10 @@ pub async fn serve(state: Arc<State>, mut stream: UnixStream, slots: Arc<Slots>)
         return;
     }
     // Nothing is held for a connection that has not sent a byte.
-    if !matches!(timeout(state.config.idle_client(), first_byte(&stream)).await, Ok(Ok(true))) {
+    let spoke = matches!(timeout(first_byte_within, first_byte(&stream)).await, Ok(Ok(true)));
+    // Its place among the connections waiting for a first byte ([`MAX_WAITING`]) is free again.
+    drop(waiting);
+    if !spoke {
         return;
     }
     if let Ok(permit) = slots.regular.clone().try_acquire_owned() {
@@ -216,4 +242,44 @@ async fn serve_frames(state: &Arc<State>, mut stream: UnixStream, peer: &Peer, p
         }
     }
     drop(permit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::handler::HandOut;
+
+    #[tokio::test]
+    async fn an_answer_made_before_a_lock_is_not_sent_after_it() {
+        let hour = std::time::Duration::from_secs(3600);
+        let config = crate::service::Config {
+            socket: "/nonexistent".into(),
+            ttl: hour,
+            idle: hour,
+            client_timeout: hour,
+            allow_root: false,
+            max_clients: 1,
+        };
+        let paths = crate::paths::Paths { state_dir: "/nonexistent".into(), clawkeep_dir: "/nonexistent/ck".into() };
+        let state = State::new(paths, config);
+        let epoch = state.epoch();
+        let mut values = std::collections::BTreeMap::new();
+        values.insert("main/a:b".to_string(), zeroize::Zeroizing::new("sk-LOCKED-CANARY".to_string()));
+        let answer = Answer {
+            resp: Response { values: Some(values), ..Response::ok() },
+            handed_out: Some(HandOut { count: 1, what: "[main/a:b]".into(), epoch: Some(epoch) }),
+        };
+        // `lock` arrives after the secret was decrypted, before the answer is sent.
+        state.lock();
+        let (mut a, mut b) = UnixStream::pair().unwrap();
+        let peer = Peer { uid: 0, pid: 0, comm: String::new() };
+        let mut out = SecretBuf::new(MAX_FRAME);
+        assert!(send(&state, &mut a, answer, &mut out, &peer).await);
+        drop(a);
+        let mut got = Vec::new();
+        b.read_to_end(&mut got).await.unwrap();
+        let got = String::from_utf8(got).unwrap();
+        assert!(got.contains("LOCKED") && !got.contains("sk-LOCKED-CANARY"), "{got}");
+        assert_eq!(state.status().handed_out, 0);
+    }
 }

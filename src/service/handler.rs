@@ -26,6 +26,9 @@ pub struct HandOut {
     pub count: u64,
     /// What to log after `handed out ` (ids and how they were chosen; never values).
     pub what: String,
+    /// For file-store secrets: the wipe epoch they were decrypted under. If a `lock` (or expiry) came since, the
+    /// answer is not sent: `lock` printing "locked" means nothing more leaves the service.
+    pub epoch: Option<u64>,
 }
 
 /// A response and what it hands out.
@@ -140,7 +143,9 @@ fn get(state: &State, req: Request, peer: &Peer) -> Result<Answer> {
     if req.ids.is_empty() || req.ids.len() > MAX_IDS {
         return Err(Error::InvalidInput(format!("`get` needs 1 to {MAX_IDS} ids")));
     }
+    let epoch = state.epoch();
     let vault = state.vault()?;
+    let file_store = vault.as_ref().is_some_and(|v| v.backend() == crate::vault::Backend::File);
     let mut values = BTreeMap::new();
     let mut errors = BTreeMap::new();
     for raw in req.ids {
@@ -162,7 +167,7 @@ fn get(state: &State, req: Request, peer: &Peer) -> Result<Answer> {
     }
     let handed_out = (!values.is_empty()).then(|| {
         let ids: Vec<String> = values.keys().map(|k| k.escape_debug().to_string()).collect();
-        HandOut { count: values.len() as u64, what: format!("[{}]", ids.join(",")) }
+        HandOut { count: values.len() as u64, what: format!("[{}]", ids.join(",")), epoch: file_store.then_some(epoch) }
     });
     if !errors.is_empty() {
         // A secret pasted into `ids` by mistake must not reach the log: only profile-shaped ids are named.
@@ -207,6 +212,7 @@ fn select(state: &State, req: Request) -> Result<Answer> {
         cred_type: req.cred_type.as_deref(),
     };
     let s = crate::ops::select::select_with(&vault, &state.paths, want, &read)?;
+    let file_store = vault.backend() == crate::vault::Backend::File;
     let what = format!("{} (select {provider}, {})", s.secret_id.as_str(), s.plan.order_source);
     let resp = Response {
         profile: Some(s.profile),
@@ -216,7 +222,7 @@ fn select(state: &State, req: Request) -> Result<Answer> {
         candidates: Some(s.plan.candidates),
         ..Response::ok()
     };
-    Ok(Answer { resp, handed_out: Some(HandOut { count: 1, what }) })
+    Ok(Answer { resp, handed_out: Some(HandOut { count: 1, what, epoch: file_store.then_some(epoch) }) })
 }
 
 fn report(state: &State, req: Request, peer: &Peer) -> Result<Response> {

@@ -72,6 +72,13 @@ pub fn log(msg: std::fmt::Arguments<'_>) {
 pub fn run(paths: Paths, config: Config, unlock: Option<SecretString>) -> Result<()> {
     // The service never starts another program: no core dumps, not even by raising the soft limit again.
     crate::memory::forbid_core_dumps();
+    // Room for every slot, the silent connections and the files each request opens: the soft fd limit goes up to the
+    // hard one (often 1024 → 524288).
+    let nofile = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    let _ = rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit { current: nofile.maximum, maximum: nofile.maximum },
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(32)
@@ -103,6 +110,8 @@ async fn serve(paths: Paths, config: Config, unlock: Option<SecretString>) -> Re
         if config.allow_root { " and root" } else { "" }
     ));
     let slots = Arc::new(connection::Slots::new(config.max_clients));
+    let waiting = Arc::new(tokio::sync::Semaphore::new(connection::MAX_WAITING));
+    let flooded = Arc::new(tokio::sync::Semaphore::new(connection::MAX_WAITING));
     let mut sweep = tokio::time::interval(Duration::from_millis(250));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::Internal(format!("installing the SIGTERM handler: {e}")))?;
@@ -110,7 +119,17 @@ async fn serve(paths: Paths, config: Config, unlock: Option<SecretString>) -> Re
         tokio::select! {
             accepted = bound.listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(connection::serve(state.clone(), stream, slots.clone()));
+                    let admitted = match waiting.clone().try_acquire_owned() {
+                        Ok(w) => Some((w, config.idle_client())),
+                        Err(_) => flooded.clone().try_acquire_owned().ok().map(|w| (w, connection::FLOOD_GRACE)),
+                    };
+                    match admitted {
+                        Some((w, within)) => {
+                            tokio::spawn(connection::serve(state.clone(), stream, slots.clone(), w, within));
+                        }
+                        // Far too many silent connections: this one is closed at once.
+                        None => drop(stream),
+                    }
                 }
                 Err(e) => {
                     log(format_args!("accept failed: {e}"));
