@@ -3,6 +3,8 @@
 //! does. Which bundles were imported is kept in `<ck>/imported.json` (ids and expiry only).
 
 pub mod bundle;
+pub mod recipients;
+pub mod sync;
 
 use std::collections::BTreeMap;
 

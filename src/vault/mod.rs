@@ -186,7 +186,9 @@ impl Vault {
                     what: "the wrapped identity (it is missing)".into(),
                 })?;
                 let wrapped: WrappedIdentity = parse_json(&files.identity, &raw)?;
-                Store::File(FileStore::open(files.secrets.clone(), files.identity.clone(), wrapped, passphrase)?)
+                let mut f = FileStore::open(files.secrets.clone(), files.identity.clone(), wrapped, passphrase)?;
+                f.set_shared(crate::transfer::recipients::Recipients::load(&files)?.map(|r| r.parsed()));
+                Store::File(f)
             }
             b => Store::Keychain(KeychainStore::new(b, config.id.as_deref())?),
         };
@@ -242,6 +244,10 @@ impl Vault {
     /// Store a secret and record it in the index (caller holds the lock and saves the index).
     pub fn put(&mut self, id: &SecretId, secret: &SecretString, mut entry: IndexEntry) -> Result<()> {
         self.store.as_dyn().put(id, secret)?;
+        // A shared file store records whom the file is encrypted to (see crate::transfer::recipients).
+        if let Some(to) = self.sealed_to() {
+            entry.extra.insert(crate::transfer::recipients::SEALED_TO.into(), serde_json::json!(to));
+        }
         let now = now_ms();
         entry.store = self.config.backend;
         entry.updated = now;
@@ -252,7 +258,44 @@ impl Vault {
 
     /// Fetch a secret (may ask for the passphrase).
     pub fn get(&self, id: &SecretId) -> Result<SecretString> {
+        // A shared store's secret that is not encrypted to this host yet: say what to do, not "corrupt".
+        if let Store::File(f) = &self.store
+            && let Some(to) = self.index.secrets.get(id.as_str()).and_then(crate::transfer::recipients::sealed_to)
+            && !to.contains(&f.recipient().to_string())
+        {
+            return Err(Error::NotFound(format!(
+                "`{id}` is not encrypted to this host yet: a member runs `clawkeep recipients add {} --name <this \
+                 host> && clawkeep sync`, then `clawkeep sync` here",
+                f.recipient()
+            )));
+        }
+        self.get_raw(id)
+    }
+
+    /// Fetch a secret from the store as it is, without the shared-store check of [`Vault::get`].
+    pub fn get_raw(&self, id: &SecretId) -> Result<SecretString> {
         self.store.as_dyn().get(id)?.ok_or_else(|| Error::SecretMissing(id.to_string()))
+    }
+
+    /// Write a secret's file again (re-encrypting it to the current recipients); the index is not touched.
+    pub fn put_raw(&self, id: &SecretId, secret: &SecretString) -> Result<()> {
+        self.store.as_dyn().put(id, secret)
+    }
+
+    /// A shared file store's recipients (this host's and `recipients.json`'s, sorted); `None` when not shared.
+    pub fn sealed_to(&self) -> Option<Vec<String>> {
+        match &self.store {
+            Store::File(f) => f.sealed_to(),
+            Store::Keychain(_) => None,
+        }
+    }
+
+    /// Read `recipients.json` again (after it changed).
+    pub fn reload_recipients(&mut self) -> Result<()> {
+        if let Store::File(f) = &mut self.store {
+            f.set_shared(crate::transfer::recipients::Recipients::load(&self.files)?.map(|r| r.parsed()));
+        }
+        Ok(())
     }
 
     /// Remove a secret and its index entry (caller holds the lock and saves the index).

@@ -29,6 +29,8 @@ pub struct FileStore {
     identity_path: PathBuf,
     wrapped: WrappedIdentity,
     recipient: x25519::Recipient,
+    /// The other hosts' recipients of a shared store (`recipients.json`); `None` when the store is not shared.
+    shared: Option<Vec<x25519::Recipient>>,
     identity: OnceCell<SharedIdentity>,
     passphrase: PassphraseFn,
     /// A wrong passphrase is not tried again (each try costs an argon2id run).
@@ -49,6 +51,7 @@ impl FileStore {
             identity_path,
             wrapped,
             recipient,
+            shared: None,
             identity: OnceCell::new(),
             passphrase,
             wrong_passphrase: Default::default(),
@@ -58,6 +61,21 @@ impl FileStore {
     /// The vault's public recipient (what every secret file is encrypted to).
     pub fn recipient(&self) -> &x25519::Recipient {
         &self.recipient
+    }
+
+    /// Encrypt to these recipients too (a shared store's `recipients.json`; `None`: this host's recipient only).
+    pub fn set_shared(&mut self, others: Option<Vec<x25519::Recipient>>) {
+        self.shared = others;
+    }
+
+    /// Every recipient a secret written now is encrypted to, as sorted unique `age1…` strings, when the store is
+    /// shared (`None` otherwise).
+    pub fn sealed_to(&self) -> Option<Vec<String>> {
+        let others = self.shared.as_ref()?;
+        let mut all: Vec<String> = std::iter::once(&self.recipient).chain(others).map(|r| r.to_string()).collect();
+        all.sort();
+        all.dedup();
+        Some(all)
     }
 
     /// Path of the age file for `id`.
@@ -116,10 +134,12 @@ impl FileStore {
         Ok(self.identity.get_or_init(|| id))
     }
 
-    /// Encrypt `plaintext` to the vault recipient (binary age), on the crypto worker.
+    /// Encrypt `plaintext` to the vault recipient and, in a shared store, every listed recipient (binary age), on
+    /// the crypto worker.
     pub fn encrypt(&self, plaintext: Zeroizing<Vec<u8>>) -> Result<Vec<u8>> {
-        let recipient = self.recipient.clone();
-        crate::memory::on_worker(move || encrypt_to(&recipient, &plaintext))?
+        let mut recipients = vec![self.recipient.clone()];
+        recipients.extend(self.shared.iter().flatten().filter(|r| r.to_string() != self.recipient.to_string()).cloned());
+        crate::memory::on_worker(move || encrypt_to(&recipients, &plaintext))?
     }
 
     /// Decrypt an age file's bytes with the vault identity, on the crypto worker. `path` is only for messages.
@@ -140,9 +160,9 @@ fn decrypt_with(identity: &x25519::Identity, ciphertext: &[u8]) -> Option<Zeroiz
     Some(out)
 }
 
-/// age-encrypt to one recipient.
-fn encrypt_to(recipient: &x25519::Recipient, plaintext: &[u8]) -> Result<Vec<u8>> {
-    let enc = age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
+/// age-encrypt to `recipients` (each can decrypt on its own).
+fn encrypt_to(recipients: &[x25519::Recipient], plaintext: &[u8]) -> Result<Vec<u8>> {
+    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
         .map_err(|e| Error::Internal(format!("age: {e}")))?;
     let mut out = Vec::with_capacity(plaintext.len() + 256);
     let mut w = enc.wrap_output(&mut out).map_err(|e| Error::Internal(format!("age: {e}")))?;
