@@ -11,6 +11,7 @@ mod openclaw;
 mod output;
 mod resolve;
 mod service;
+mod sync;
 mod transfer;
 mod vault;
 
@@ -38,6 +39,12 @@ enum Command {
         /// Where secrets live.
         #[arg(long, value_enum, default_value = "auto")]
         backend: BackendChoice,
+        /// Join a shared file store: clone it from this git URL and give this host its own identity.
+        #[arg(long, value_name = "GIT_URL")]
+        join: Option<String>,
+        /// With --join: this host's name in the recipients list (default: the host name).
+        #[arg(long, requires = "join")]
+        name: Option<String>,
     },
     /// Change the file store's passphrase (re-wraps the identity only).
     Passwd,
@@ -136,6 +143,13 @@ enum Command {
     Export(transfer::ExportArgs),
     /// Open a bundle sealed to this host and store its profiles (as `models auth add` does).
     Import(transfer::ImportArgs),
+    /// A shared file store's recipients: the hosts every secret is encrypted to.
+    Recipients {
+        #[command(subcommand)]
+        command: sync::RecipientsCommand,
+    },
+    /// Share the file store over git: commit, pull (rebase), merge clawkeep's own conflicts, push; write references.
+    Sync(sync::SyncArgs),
 }
 
 #[derive(Subcommand)]
@@ -322,7 +336,8 @@ pub fn main() -> i32 {
 fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
     let paths = Paths::from_env()?;
     match cli.command {
-        Command::Init { backend } => vault::init(&paths, backend),
+        Command::Init { join: Some(url), name, .. } => sync::join(&paths, &url, name.as_deref()),
+        Command::Init { backend, .. } => vault::init(&paths, backend),
         Command::Passwd => vault::passwd(&paths),
         Command::Get { profile_id, agent } => vault::get(&paths, &agent.id()?, &profile_id),
         Command::Models { command } => match command {
@@ -366,6 +381,8 @@ fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
         Command::Recipient { json } => transfer::recipient(&paths, json),
         Command::Export(a) => transfer::export(&paths, a),
         Command::Import(a) => transfer::import(&paths, a),
+        Command::Recipients { command } => sync::recipients(&paths, command),
+        Command::Sync(a) => sync::sync(&paths, a),
     }
 }
 

@@ -128,8 +128,13 @@ pub fn status(paths: &Paths, agent: &str, check: bool, json: bool) -> Result<i32
     let now = now_ms();
     let rows = status::status(vault.as_ref(), paths, agent, now)?;
     let code = status::check_code(&rows);
+    // A shared store's secrets that a removed host could read and that were not rotated since.
+    let exposed = match vault.as_ref() {
+        Some(v) => clawkeep::transfer::recipients::exposed(v)?,
+        None => Vec::new(),
+    };
     if json {
-        output::json(&serde_json::json!({ "agent": agent, "profiles": rows, "exitCode": code }));
+        output::json(&serde_json::json!({ "agent": agent, "profiles": rows, "exitCode": code, "toRotate": exposed }));
     } else if rows.is_empty() {
         println!("no profiles for agent {agent}");
     } else {
@@ -148,6 +153,16 @@ pub fn status(paths: &Paths, agent: &str, check: bool, json: bool) -> Result<i32
                 })
                 .collect(),
         );
+    }
+    if !json {
+        for e in &exposed {
+            println!(
+                "rotate: {} (agent {}) — removed host {} could read it; store it again, then `clawkeep sync`",
+                e.profile_id.as_deref().unwrap_or(&e.secret_id),
+                e.agent.as_deref().unwrap_or("-"),
+                e.host
+            );
+        }
     }
     Ok(if check { code } else { exit::OK })
 }

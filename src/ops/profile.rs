@@ -347,12 +347,18 @@ pub type Synced = (Vec<String>, Vec<(String, &'static str)>);
 /// Write every indexed reference of an agent into `auth-profiles.json` again (after OpenClaw imported and
 /// renamed it, or to repair it). Returns the profile ids written and the secret ids skipped (with the reason).
 pub fn sync(vault: &mut Vault, paths: &Paths, agent: &str) -> Result<Synced> {
+    sync_where(vault, paths, agent, &|_| true)
+}
+
+/// [`sync`] for the index entries `keep` accepts (a shared store's host writes references only for the secrets
+/// encrypted to it).
+pub fn sync_where(vault: &mut Vault, paths: &Paths, agent: &str, keep: &dyn Fn(&IndexEntry) -> bool) -> Result<Synced> {
     let _lock = vault.lock()?;
     let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     let mut written = Vec::new();
     let mut skipped = Vec::new();
-    for (sid, e) in vault.index.profiles_of(agent) {
+    for (sid, e) in vault.index.profiles_of(agent).filter(|(_, e)| keep(e)) {
         let (Some(pid), Some(provider), Some(kind)) =
             (e.profile_id.as_deref(), e.provider.as_deref(), e.cred_type.as_deref().and_then(CredType::parse))
         else {

@@ -290,6 +290,22 @@ impl Vault {
         }
     }
 
+    /// The file store's own recipient (`None` for keychains), without creating anything.
+    pub fn own_recipient(&self) -> Option<age::x25519::Recipient> {
+        match &self.store {
+            Store::File(f) => Some(f.recipient().clone()),
+            Store::Keychain(_) => None,
+        }
+    }
+
+    /// Read the index again (caller holds the lock; e.g. after git changed it).
+    pub fn reload_index(&mut self) -> Result<()> {
+        if let Some(index) = Index::load(&self.files.index)? {
+            self.index = index;
+        }
+        Ok(())
+    }
+
     /// Read `recipients.json` again (after it changed).
     pub fn reload_recipients(&mut self) -> Result<()> {
         if let Store::File(f) = &mut self.store {

@@ -1,0 +1,351 @@
+//! One file store shared by several hosts over git (issue 9, second half): `recipients`, `sync`, `init --join`.
+//! Hosts are separate HOME and state dirs on this machine; the shared remote is a bare repository in the test's temp
+//! dir (no network). Secrets added on one host reach the others after `sync`, only once a member has added the
+//! host's recipient; a removed host cannot read what is added afterwards; concurrent additions both survive; a
+//! rotation reaches every host; an interrupted re-encryption resumes; no secret is in any git object or host file.
+#![allow(clippy::disallowed_methods)] // tests read their fixtures directly
+
+mod common;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+const CANARY: &str = "sk-ant-oat01-SYNC-CANARY-0123456789abcdefABCDEF0123456789abcdefABCDEF0123456789abcdef0000";
+
+fn git_env(c: &mut Command) {
+    c.env("GIT_AUTHOR_NAME", "test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+        .env("GIT_CONFIG_NOSYSTEM", "1");
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let mut c = Command::new("git");
+    c.arg("-C").arg(dir).args(["-c", "user.name=test", "-c", "user.email=test@example.invalid"]).args(args);
+    git_env(&mut c);
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A bare repository as the shared remote.
+struct Remote {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+impl Remote {
+    fn new() -> Remote {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.git");
+        let o = Command::new("git").args(["init", "-q", "--bare", "-b", "main"]).arg(&path).output().unwrap();
+        assert!(o.status.success(), "{o:?}");
+        Remote { _dir: dir, path }
+    }
+    fn url(&self) -> String {
+        format!("file://{}", self.path.display())
+    }
+    /// Every object of the repository, as `git cat-file --batch-all-objects --batch` prints them.
+    fn all_objects(&self) -> Vec<u8> {
+        let o = Command::new("git")
+            .arg("-C")
+            .arg(&self.path)
+            .args(["cat-file", "--batch-all-objects", "--batch"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        o.stdout
+    }
+}
+
+fn host() -> Env {
+    let mut env = Env::new();
+    for (k, v) in [
+        ("GIT_AUTHOR_NAME", "test"),
+        ("GIT_AUTHOR_EMAIL", "test@example.invalid"),
+        ("GIT_COMMITTER_NAME", "test"),
+        ("GIT_COMMITTER_EMAIL", "test@example.invalid"),
+        ("GIT_CONFIG_NOSYSTEM", "1"),
+    ] {
+        env.extra_env.push((k.into(), v.into()));
+    }
+    env
+}
+
+fn ok(env: &Env, args: &[&str], stdin: &str) -> Out {
+    let o = env.run(args, stdin);
+    assert_eq!(o.code, 0, "{args:?}: {o:?}");
+    for s in [&o.stdout, &o.stderr] {
+        assert!(!s.contains(CANARY) && !s.contains("SYNC-SECRET"), "a secret in the output of {args:?}: {o:?}");
+    }
+    o
+}
+
+fn paste(env: &Env, profile: &str, secret: &str) {
+    ok(env, &["models", "auth", "paste-token", "--provider", "anthropic", "--profile-id", profile, "--force"], secret);
+}
+
+fn get(env: &Env, profile: &str) -> Out {
+    env.run(&["get", profile], "")
+}
+
+/// The first host: a file store with one secret, shared to `remote`.
+fn first(remote: &Remote) -> Env {
+    let a = host();
+    a.init_file();
+    paste(&a, "anthropic:work", CANARY);
+    let o = ok(&a, &["sync", "--remote", &remote.url(), "--name", "a"], "");
+    assert!(o.stdout.contains("is now a git repository"), "{o:?}");
+    a
+}
+
+/// A host that joins; returns it and the command a member runs for it.
+fn joiner(remote: &Remote, name: &str) -> (Env, String) {
+    let h = host();
+    let o = ok(&h, &["init", "--join", &remote.url(), "--name", name], "");
+    let cmd = o.stdout.trim().to_string();
+    assert!(cmd.starts_with("clawkeep recipients add age1") && cmd.ends_with(&format!("--name {name} && clawkeep sync")), "{o:?}");
+    (h, cmd)
+}
+
+/// What a member runs for a joiner: the printed command, run through the binary.
+fn admit(member: &Env, cmd: &str) {
+    let words: Vec<&str> = cmd.split(" && ").next().unwrap().split_whitespace().skip(1).collect();
+    ok(member, &words, "");
+    ok(member, &["sync"], "");
+}
+
+fn no_canary_anywhere(remote: &Remote, hosts: &[&Env], canaries: &[&str]) {
+    let objects = remote.all_objects();
+    for c in canaries {
+        assert!(!objects.windows(c.len()).any(|w| w == c.as_bytes()), "a secret is in a git object");
+    }
+    for h in hosts {
+        // Every file of the host, its clone's .git objects included (loose objects are compressed: their content is
+        // checked through cat-file below).
+        for (path, bytes) in h.all_files() {
+            for c in canaries {
+                assert!(!bytes.windows(c.len()).any(|w| w == c.as_bytes()), "a secret in {}", path.display());
+            }
+        }
+        if h.ck().join(".git").is_dir() {
+            let o = Command::new("git")
+                .arg("-C")
+                .arg(h.ck())
+                .args(["cat-file", "--batch-all-objects", "--batch"])
+                .output()
+                .unwrap();
+            for c in canaries {
+                assert!(!o.stdout.windows(c.len()).any(|w| w == c.as_bytes()), "a secret in a git object of a host");
+            }
+        }
+    }
+}
+
+#[test]
+fn three_hosts_join_and_read_after_sync() {
+    let remote = Remote::new();
+    let a = first(&remote);
+    let (b, cmd_b) = joiner(&remote, "b");
+    let (c, cmd_c) = joiner(&remote, "c");
+    // Before a member adds it, a joined host holds the ciphertext and cannot read it.
+    let o = get(&b, "anthropic:work");
+    assert_eq!(o.code, 66, "{o:?}");
+    assert!(o.stderr.contains("not encrypted to this host yet") && o.stderr.contains("recipients add age1"), "{o:?}");
+    // The host's own wrapped identity and local files never go into the repository.
+    let tracked = git(&a.ck(), &["ls-files"]);
+    assert!(!tracked.contains("identity.json") && !tracked.contains("lock"), "{tracked}");
+    assert!(tracked.contains("recipients.json") && tracked.contains("secrets/"), "{tracked}");
+    admit(&a, &cmd_b);
+    admit(&a, &cmd_c);
+    for h in [&b, &c] {
+        let o = ok(h, &["sync"], "");
+        assert!(o.stdout.contains("Wrote references for anthropic:work"), "{o:?}");
+        assert_eq!(get(h, "anthropic:work").stdout, format!("{CANARY}\n"));
+        assert_eq!(json(&h.auth_profiles())["profiles"]["anthropic:work"]["tokenRef"]["id"], "main/anthropic:work");
+    }
+    // One adds a secret; the others read it after sync.
+    let added = setup_token("SYNC-SECRET-FROM-B");
+    paste(&b, "anthropic:second", &added);
+    ok(&b, &["sync"], "");
+    for h in [&a, &c] {
+        ok(h, &["sync"], "");
+        assert_eq!(get(h, "anthropic:second").stdout, format!("{added}\n"));
+    }
+    let o = ok(&c, &["recipients", "list"], "");
+    for n in ["a", "b", "c"] {
+        assert!(o.stdout.lines().any(|l| l.starts_with(&format!("{n} ")) || l.contains(&format!(" {n} "))), "{o:?}");
+    }
+    no_canary_anywhere(&remote, &[&a, &b, &c], &[CANARY, &added]);
+}
+
+#[test]
+fn a_removed_host_cannot_read_a_secret_added_afterwards() {
+    let remote = Remote::new();
+    let a = first(&remote);
+    let (b, cmd_b) = joiner(&remote, "b");
+    let (c, cmd_c) = joiner(&remote, "c");
+    admit(&a, &cmd_b);
+    admit(&a, &cmd_c);
+    ok(&c, &["sync"], "");
+    assert_eq!(get(&c, "anthropic:work").stdout, format!("{CANARY}\n"));
+    let o = ok(&a, &["recipients", "remove", "c"], "");
+    assert!(o.stderr.contains("may still hold what it read before") && o.stderr.contains("anthropic:work"), "{o:?}");
+    ok(&a, &["sync"], "");
+    // The secret c could read is listed for rotation, on every host.
+    ok(&b, &["sync"], "");
+    let o = ok(&b, &["recipients", "list"], "");
+    assert!(o.stdout.contains("removed: c") && o.stdout.contains("anthropic:work (agent main)"), "{o:?}");
+    let o = ok(&b, &["models", "status"], "");
+    assert!(o.stdout.contains("rotate") && o.stdout.contains("anthropic:work"), "{o:?}");
+    let later = setup_token("SYNC-SECRET-AFTER-REMOVAL");
+    paste(&b, "anthropic:later", &later);
+    ok(&b, &["sync"], "");
+    let o = ok(&c, &["sync"], "");
+    assert!(o.stderr.contains("this host was removed"), "{o:?}");
+    let o = get(&c, "anthropic:later");
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(!o.stdout.contains(&later), "{o:?}");
+    // Not only the index says so: with the index's record removed, c's identity still cannot decrypt the file.
+    let idx = c.ck().join("index.json");
+    let mut v = json(&idx);
+    v["secrets"]["main/anthropic:later"].as_object_mut().unwrap().remove("sealedTo");
+    write_private(&idx, &serde_json::to_string_pretty(&v).unwrap());
+    let o = get(&c, "anthropic:later");
+    assert_eq!(o.code, 76, "{o:?}");
+    assert!(!o.stdout.contains(&later), "{o:?}");
+    // Rotating the exposed secret takes it off the list.
+    paste(&a, "anthropic:work", &setup_token("SYNC-SECRET-ROTATED"));
+    let o = ok(&a, &["recipients", "list"], "");
+    assert!(!o.stdout.contains("anthropic:work (agent main)"), "{o:?}");
+    no_canary_anywhere(&remote, &[&a, &b, &c], &[CANARY, &later]);
+}
+
+#[test]
+fn concurrent_additions_on_two_hosts_both_survive_sync() {
+    let remote = Remote::new();
+    let a = first(&remote);
+    let (b, cmd_b) = joiner(&remote, "b");
+    admit(&a, &cmd_b);
+    ok(&b, &["sync"], "");
+    let (from_a, from_b) = (setup_token("SYNC-SECRET-A"), setup_token("SYNC-SECRET-B"));
+    // Both add before either syncs: the second sync meets a conflict in index.json and merges it.
+    paste(&a, "anthropic:from-a", &from_a);
+    paste(&b, "anthropic:from-b", &from_b);
+    ok(&a, &["sync"], "");
+    let o = ok(&b, &["sync"], "");
+    assert!(o.stderr.contains("merged: "), "{o:?}");
+    ok(&a, &["sync"], "");
+    for h in [&a, &b] {
+        assert_eq!(get(h, "anthropic:from-a").stdout, format!("{from_a}\n"));
+        assert_eq!(get(h, "anthropic:from-b").stdout, format!("{from_b}\n"));
+        assert_eq!(get(h, "anthropic:work").stdout, format!("{CANARY}\n"));
+        let profiles = json(&h.auth_profiles());
+        assert!(profiles["profiles"]["anthropic:from-a"]["tokenRef"].is_object(), "{profiles}");
+        assert!(profiles["profiles"]["anthropic:from-b"]["tokenRef"].is_object(), "{profiles}");
+    }
+    assert!(!a.ck().join(".git/rebase-merge").exists() && !b.ck().join(".git/rebase-merge").exists());
+    // A host added on one side while the other adds a secret: the merged secret is re-encrypted to the new host.
+    let (c, cmd_c) = joiner(&remote, "c");
+    let words: Vec<&str> = cmd_c.split(" && ").next().unwrap().split_whitespace().skip(1).collect();
+    ok(&a, &words, "");
+    let from_b2 = setup_token("SYNC-SECRET-B2");
+    paste(&b, "anthropic:from-b2", &from_b2);
+    ok(&b, &["sync"], "");
+    ok(&a, &["sync"], "");
+    ok(&c, &["sync"], "");
+    assert_eq!(get(&c, "anthropic:from-b2").stdout, format!("{from_b2}\n"));
+    no_canary_anywhere(&remote, &[&a, &b, &c], &[CANARY, &from_a, &from_b, &from_b2]);
+}
+
+#[test]
+fn a_rotation_on_one_host_reaches_the_others() {
+    let remote = Remote::new();
+    let a = first(&remote);
+    let (b, cmd_b) = joiner(&remote, "b");
+    let (c, cmd_c) = joiner(&remote, "c");
+    admit(&a, &cmd_b);
+    admit(&a, &cmd_c);
+    ok(&b, &["sync"], "");
+    ok(&c, &["sync"], "");
+    let rotated = setup_token("SYNC-SECRET-ROTATED");
+    paste(&c, "anthropic:work", &rotated);
+    ok(&c, &["sync"], "");
+    for h in [&a, &b] {
+        let before = std::fs::read(h.auth_profiles()).unwrap();
+        let o = ok(h, &["sync"], "");
+        assert!(o.stderr.contains("openclaw secrets reload"), "{o:?}");
+        assert_eq!(get(h, "anthropic:work").stdout, format!("{rotated}\n"));
+        // The reference stays as it was: OpenClaw resolves the new value through it.
+        assert_eq!(std::fs::read(h.auth_profiles()).unwrap(), before);
+    }
+    no_canary_anywhere(&remote, &[&a, &b, &c], &[CANARY, &rotated]);
+}
+
+#[test]
+fn an_interrupted_reencryption_resumes_without_loss() {
+    let remote = Remote::new();
+    let a = first(&remote);
+    let mut secrets = vec![("anthropic:work".to_string(), CANARY.to_string())];
+    for i in 0..7 {
+        let s = setup_token(&format!("SYNC-SECRET-{i}"));
+        let p = format!("anthropic:p{i}");
+        paste(&a, &p, &s);
+        secrets.push((p, s));
+    }
+    ok(&a, &["sync"], "");
+    let (b, cmd_b) = joiner(&remote, "b");
+    let words: Vec<&str> = cmd_b.split(" && ").next().unwrap().split_whitespace().skip(1).collect();
+    // Killed (abort, as kill -9 would stop it: no cleanup) after 3 of 8 files.
+    let mut cmd = a.cmd(&words);
+    cmd.env("CLAWKEEP_TEST_CRASH_AT", "reseal-after-3");
+    let o = run_cmd(&mut cmd, "");
+    assert_ne!(o.code, 0, "{o:?}");
+    assert!(a.ck().join("reseal.json").exists());
+    let o = ok(&a, &["recipients", "list"], "");
+    assert!(o.stdout.contains("interrupted re-encryption"), "{o:?}");
+    // Nothing lost meanwhile: every secret still reads on the interrupted host.
+    for (p, s) in &secrets {
+        assert_eq!(get(&a, p).stdout, format!("{s}\n"));
+    }
+    // A second run finishes the job.
+    let o = ok(&a, &words, "");
+    assert!(o.stderr.contains("finished an interrupted re-encryption"), "{o:?}");
+    assert!(!a.ck().join("reseal.json").exists());
+    ok(&a, &["sync"], "");
+    ok(&b, &["sync"], "");
+    for h in [&a, &b] {
+        for (p, s) in &secrets {
+            assert_eq!(get(h, p).stdout, format!("{s}\n"), "{p}");
+        }
+    }
+    let canaries: Vec<&str> = secrets.iter().map(|(_, s)| s.as_str()).collect();
+    no_canary_anywhere(&remote, &[&a, &b], &canaries);
+}
+
+#[test]
+fn a_conflict_outside_clawkeeps_files_stops_and_leaves_the_repository_to_git() {
+    let remote = Remote::new();
+    let a = first(&remote);
+    let (b, cmd_b) = joiner(&remote, "b");
+    admit(&a, &cmd_b);
+    ok(&b, &["sync"], "");
+    // The user keeps a file of their own in the repository, changed on both hosts.
+    for (h, text) in [(&a, "from a\n"), (&b, "from b\n")] {
+        std::fs::write(h.ck().join("NOTES"), text).unwrap();
+        git(&h.ck(), &["add", "-f", "NOTES"]);
+        git(&h.ck(), &["commit", "-q", "-m", "notes"]);
+    }
+    ok(&a, &["sync"], "");
+    let o = b.run(&["sync"], "");
+    assert_eq!(o.code, 80, "{o:?}");
+    assert!(o.stderr.contains("NOTES") && o.stderr.contains("rebase --abort"), "{o:?}");
+    assert!(b.ck().join(".git/rebase-merge").exists() || b.ck().join(".git/rebase-apply").exists());
+    let o = b.run(&["sync"], "");
+    assert_eq!(o.code, 80, "{o:?}");
+    assert!(o.stderr.contains("middle of a rebase"), "{o:?}");
+    // The vault still works meanwhile.
+    assert_eq!(get(&b, "anthropic:work").stdout, format!("{CANARY}\n"));
+}
