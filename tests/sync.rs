@@ -106,7 +106,10 @@ fn joiner(remote: &Remote, name: &str) -> (Env, String) {
     let h = host();
     let o = ok(&h, &["init", "--join", &remote.url(), "--name", name], "");
     let cmd = o.stdout.trim().to_string();
-    assert!(cmd.starts_with("clawkeep recipients add age1") && cmd.ends_with(&format!("--name {name} && clawkeep sync")), "{o:?}");
+    assert!(
+        cmd.starts_with("clawkeep recipients add age1") && cmd.ends_with(&format!("--name {name} && clawkeep sync")),
+        "{o:?}"
+    );
     (h, cmd)
 }
 

@@ -210,8 +210,7 @@ pub fn sync(paths: &Paths, a: SyncArgs) -> Result<i32> {
             }
         }
     }
-    let unreadable: Vec<&String> =
-        vault.index.secrets.iter().filter(|(_, e)| !readable(e)).map(|(id, _)| id).collect();
+    let unreadable: Vec<&String> = vault.index.secrets.iter().filter(|(_, e)| !readable(e)).map(|(id, _)| id).collect();
     if !unreadable.is_empty() {
         eprintln!(
             "{} secret(s) are not encrypted to this host yet ({}); a member runs `clawkeep recipients add {me} --name \

@@ -125,11 +125,8 @@ impl Recipients {
             message: e.to_string(),
         })?;
         for (i, m) in r.recipients.iter().enumerate() {
-            let bad = |message: String| Error::InvalidField {
-                path: path.into(),
-                field: format!("recipients[{i}]"),
-                message,
-            };
+            let bad =
+                |message: String| Error::InvalidField { path: path.into(), field: format!("recipients[{i}]"), message };
             check_name(&m.name).map_err(|e| bad(e.to_string()))?;
             x25519::Recipient::from_str(&m.recipient)
                 .map_err(|_| bad("`recipient` is not an age X25519 recipient (age1…)".into()))?;
@@ -277,7 +274,10 @@ pub fn reseal(vault: &mut Vault, reason: &str, all: bool) -> Result<Resealed> {
                 (Journal { to: target.clone(), done: Vec::new(), ..j }, true)
             }
         }
-        None => (Journal { version: 1, reason: reason.into(), to: target.clone(), started: now_ms(), done: Vec::new() }, all),
+        None => (
+            Journal { version: 1, reason: reason.into(), to: target.clone(), started: now_ms(), done: Vec::new() },
+            all,
+        ),
     };
     // Every file present, and every indexed secret (a file may be missing: then there is nothing to do for it).
     let mut ids: Vec<SecretId> = vault.listed_in_store()?;
@@ -413,7 +413,10 @@ pub fn add(vault: &mut Vault, recipient: &str, name: &str) -> Result<Changed> {
     let changed = match list.recipients.iter().find(|m| m.recipient == rs || m.name == name) {
         Some(m) if m.recipient == rs && m.name == name => false,
         Some(m) if m.recipient == rs => {
-            return Err(Error::DuplicateProfile { agent: "recipients".into(), profile: format!("{} (as {})", rs, m.name) });
+            return Err(Error::DuplicateProfile {
+                agent: "recipients".into(),
+                profile: format!("{} (as {})", rs, m.name),
+            });
         }
         Some(m) => {
             return Err(Error::InvalidInput(format!(

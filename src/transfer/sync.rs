@@ -82,7 +82,9 @@ impl Git {
     pub fn try_run(&self, args: &[&str]) -> Result<(bool, String, String)> {
         let out = self.command(args).output().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::External("`git` is not installed (or not on PATH); clawkeep sync runs the git command line".into())
+                Error::External(
+                    "`git` is not installed (or not on PATH); clawkeep sync runs the git command line".into(),
+                )
             } else {
                 Error::External(format!("running git: {e}"))
             }
@@ -273,7 +275,9 @@ pub fn sync(vault: &mut Vault) -> Result<Report> {
             break;
         }
         // Someone pushed in between: pull again (at most three times).
-        if attempt == 2 || !(err.contains("fetch first") || err.contains("non-fast-forward") || err.contains("rejected")) {
+        if attempt == 2
+            || !(err.contains("fetch first") || err.contains("non-fast-forward") || err.contains("rejected"))
+        {
             return Err(git.failed(&["push", "origin", BRANCH], &err));
         }
     }
@@ -508,9 +512,7 @@ pub fn join(paths: &Paths, url: &str, name: Option<&str>, passphrase: &crate::se
         return Err(Error::AlreadyInitialized(files.dir.clone()));
     }
     let existed = files.dir.exists();
-    if existed
-        && std::fs::read_dir(&files.dir).map_err(|e| Error::io(&files.dir, "listing", e))?.next().is_some()
-    {
+    if existed && std::fs::read_dir(&files.dir).map_err(|e| Error::io(&files.dir, "listing", e))?.next().is_some() {
         return Err(Error::InvalidInput(format!(
             "{} exists and is not empty; `init --join` clones the shared store into it (set CLAWKEEP_DIR elsewhere, \
              or move it aside)",
@@ -528,7 +530,8 @@ pub fn join(paths: &Paths, url: &str, name: Option<&str>, passphrase: &crate::se
             let _ = std::fs::remove_dir_all(&files.dir);
         } else if let Ok(rd) = std::fs::read_dir(&files.dir) {
             for x in rd.flatten() {
-                let _ = if x.path().is_dir() { std::fs::remove_dir_all(x.path()) } else { std::fs::remove_file(x.path()) };
+                let _ =
+                    if x.path().is_dir() { std::fs::remove_dir_all(x.path()) } else { std::fs::remove_file(x.path()) };
             }
         }
         e

@@ -100,14 +100,14 @@ impl VaultFiles {
 }
 
 enum Store {
-    File(FileStore),
+    File(Box<FileStore>),
     Keychain(KeychainStore),
 }
 
 impl Store {
     fn as_dyn(&self) -> &dyn SecretStore {
         match self {
-            Store::File(s) => s,
+            Store::File(s) => &**s,
             Store::Keychain(s) => s,
         }
     }
@@ -188,7 +188,7 @@ impl Vault {
                 let wrapped: WrappedIdentity = parse_json(&files.identity, &raw)?;
                 let mut f = FileStore::open(files.secrets.clone(), files.identity.clone(), wrapped, passphrase)?;
                 f.set_shared(crate::transfer::recipients::Recipients::load(&files)?.map(|r| r.parsed()));
-                Store::File(f)
+                Store::File(Box::new(f))
             }
             b => Store::Keychain(KeychainStore::new(b, config.id.as_deref())?),
         };

@@ -138,7 +138,8 @@ impl FileStore {
     /// the crypto worker.
     pub fn encrypt(&self, plaintext: Zeroizing<Vec<u8>>) -> Result<Vec<u8>> {
         let mut recipients = vec![self.recipient.clone()];
-        recipients.extend(self.shared.iter().flatten().filter(|r| r.to_string() != self.recipient.to_string()).cloned());
+        recipients
+            .extend(self.shared.iter().flatten().filter(|r| r.to_string() != self.recipient.to_string()).cloned());
         crate::memory::on_worker(move || encrypt_to(&recipients, &plaintext))?
     }
 
