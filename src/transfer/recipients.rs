@@ -413,10 +413,10 @@ pub fn add(vault: &mut Vault, recipient: &str, name: &str) -> Result<Changed> {
     let changed = match list.recipients.iter().find(|m| m.recipient == rs || m.name == name) {
         Some(m) if m.recipient == rs && m.name == name => false,
         Some(m) if m.recipient == rs => {
-            return Err(Error::DuplicateProfile {
-                agent: "recipients".into(),
-                profile: format!("{} (as {})", rs, m.name),
-            });
+            return Err(Error::InvalidInput(format!(
+                "{rs} is already a recipient, named `{}`; remove it first to rename it",
+                m.name
+            )));
         }
         Some(m) => {
             return Err(Error::InvalidInput(format!(
