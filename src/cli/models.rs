@@ -130,7 +130,10 @@ pub fn status(paths: &Paths, agent: &str, check: bool, json: bool) -> Result<i32
     let code = status::check_code(&rows);
     // A shared store's secrets that a removed host could read and that were not rotated since.
     let exposed = match vault.as_ref() {
-        Some(v) => clawkeep::transfer::recipients::exposed(v)?,
+        Some(v) => clawkeep::transfer::recipients::exposed(v)?
+            .into_iter()
+            .filter(|e| e.agent.as_deref().is_none_or(|a| a == agent))
+            .collect(),
         None => Vec::new(),
     };
     if json {

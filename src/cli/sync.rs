@@ -268,7 +268,9 @@ fn print_report(vault: &Vault, r: &Report, remote: Option<&str>) {
     for note in &r.merged {
         eprintln!("merged: {note}");
     }
-    print_resealed(&r.resealed);
+    if r.resealed.files > 0 {
+        eprintln!("re-encrypted {} merged secret file(s) to the current recipients", r.resealed.files);
+    }
     if r.removed_here {
         eprintln!(
             "warning: this host was removed from the shared store: secrets written elsewhere from now on are not \
