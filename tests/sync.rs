@@ -352,3 +352,47 @@ fn a_conflict_outside_clawkeeps_files_stops_and_leaves_the_repository_to_git() {
     // The vault still works meanwhile.
     assert_eq!(get(&b, "anthropic:work").stdout, format!("{CANARY}\n"));
 }
+
+/// Run `clawkeep <args>` on a pseudo-terminal (`script` from util-linux); its stdout carries both streams.
+fn on_tty(env: &Env, args: &str) -> Option<Out> {
+    let script =
+        std::env::split_paths(&std::env::var_os("PATH").unwrap()).map(|d| d.join("script")).find(|p| p.is_file());
+    let Some(script) = script else {
+        assert!(std::env::var_os("CI").is_none(), "`script` (util-linux) is missing in CI");
+        eprintln!("SKIPPED: `script` (util-linux) is not installed");
+        return None;
+    };
+    let template = env.cmd(&[]);
+    let mut s = Command::new(script);
+    s.args(["-qec", &format!("{} {args}", env!("CARGO_BIN_EXE_clawkeep")), "/dev/null"])
+        .env_clear()
+        .env("TERM", "xterm");
+    for (k, v) in template.get_envs() {
+        if let Some(v) = v {
+            s.env(k, v);
+        }
+    }
+    Some(run_cmd(&mut s, ""))
+}
+
+#[test]
+fn many_secrets_show_a_progress_bar_on_a_terminal_and_none_without_one() {
+    let remote = Remote::new();
+    let a = first(&remote);
+    for i in 0..24 {
+        paste(&a, &format!("anthropic:bulk{i}"), &setup_token(&format!("SYNC-SECRET-BULK{i}")));
+    }
+    let (b, cmd_b) = joiner(&remote, "b");
+    let recipient = cmd_b.split_whitespace().nth(3).unwrap().to_string();
+    let Some(o) = on_tty(&a, &format!("recipients add {recipient} --name b")) else { return };
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("re-encrypting") && o.stdout.contains("/25 secrets"), "{o:?}");
+    // Without a terminal: no bar, just the count.
+    let (_c, cmd_c) = joiner(&remote, "c");
+    let words: Vec<&str> = cmd_c.split(" && ").next().unwrap().split_whitespace().skip(1).collect();
+    let o = ok(&a, &words, "");
+    assert!(!o.stderr.contains("re-encrypting") && o.stderr.contains("re-encrypted 25 secret file(s)"), "{o:?}");
+    ok(&a, &["sync"], "");
+    ok(&b, &["sync"], "");
+    assert_eq!(get(&b, "anthropic:bulk23").stdout, format!("{}\n", setup_token("SYNC-SECRET-BULK23")));
+}

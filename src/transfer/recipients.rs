@@ -317,6 +317,7 @@ pub fn reseal(vault: &mut Vault, reason: &str, all: bool) -> Result<Resealed> {
             indicatif::ProgressStyle::with_template("re-encrypting {bar:40} {pos}/{len} secrets ({eta} left)")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
+        b.tick();
         b
     });
     for (n, id) in todo.iter().enumerate() {
@@ -408,6 +409,7 @@ pub fn add(vault: &mut Vault, recipient: &str, name: &str) -> Result<Changed> {
     let r = parse_recipient(recipient, "recipients add")?;
     check_name(name)?;
     let _lock = vault.lock()?;
+    let was_pending = load_journal(&vault.files)?.is_some();
     let mut list = ensure_shared(vault, None)?;
     let rs = r.to_string();
     let changed = match list.recipients.iter().find(|m| m.recipient == rs || m.name == name) {
@@ -434,7 +436,8 @@ pub fn add(vault: &mut Vault, recipient: &str, name: &str) -> Result<Changed> {
             true
         }
     };
-    let resealed = reseal(vault, &format!("add {name}"), changed)?;
+    let mut resealed = reseal(vault, &format!("add {name}"), changed)?;
+    resealed.resumed = was_pending;
     Ok(Changed { changed, resealed })
 }
 
@@ -455,6 +458,7 @@ pub fn remove(vault: &mut Vault, which: &str) -> Result<(Member, Changed)> {
         return Err(Error::NotFound("this store is not shared: it has no recipients to remove".into()));
     };
     let me = vault.host_recipient()?.to_string();
+    let was_pending = load_journal(&vault.files)?.is_some();
     let Some(i) = list.find(which) else {
         // Already removed (a second run after an interruption): finish the job.
         if let Some(g) = list.removed.iter().find(|g| g.name == which || g.recipient == which.trim()).cloned() {
@@ -489,7 +493,8 @@ pub fn remove(vault: &mut Vault, which: &str) -> Result<(Member, Changed)> {
     });
     list.save(&vault.files)?;
     vault.reload_recipients()?;
-    let resealed = reseal(vault, &format!("remove {}", gone.name), true)?;
+    let mut resealed = reseal(vault, &format!("remove {}", gone.name), true)?;
+    resealed.resumed = was_pending;
     Ok((gone, Changed { changed: true, resealed }))
 }
 
