@@ -301,12 +301,41 @@ fn an_interrupted_reencryption_resumes_without_loss() {
     ok(&a, &["sync"], "");
     let (b, cmd_b) = joiner(&remote, "b");
     let words: Vec<&str> = cmd_b.split(" && ").next().unwrap().split_whitespace().skip(1).collect();
-    // Killed (abort, as kill -9 would stop it: no cleanup) after 3 of 8 files.
+    // kill -9 once 3 of 8 files are re-encrypted (the command waits there on a test hook).
+    let journal = a.ck().join("reseal.json");
+    let mut child = a
+        .cmd(&words)
+        .env("CLAWKEEP_TEST_PAUSE_AT", "reseal-paused-3")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let done = |p: &Path| {
+        std::fs::read(p)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .map(|v| v["done"].as_array().map(|d| d.len()).unwrap_or(0))
+    };
+    while done(&journal) != Some(3) {
+        assert!(start.elapsed().as_secs() < 60, "the re-encryption never reached 3 files");
+        assert!(child.try_wait().unwrap().is_none(), "the command ended before it was killed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert_eq!(done(&journal), Some(3));
+    // Nothing lost meanwhile: every secret still reads on the interrupted host.
+    for (p, s) in &secrets {
+        assert_eq!(get(&a, p).stdout, format!("{s}\n"));
+    }
+    // A second run stopped again, between a file's replacement and the journal's update (abort: no cleanup).
     let mut cmd = a.cmd(&words);
-    cmd.env("CLAWKEEP_TEST_CRASH_AT", "reseal-after-3");
+    cmd.env("CLAWKEEP_TEST_CRASH_AT", "reseal-after-2");
     let o = run_cmd(&mut cmd, "");
     assert_ne!(o.code, 0, "{o:?}");
-    assert!(a.ck().join("reseal.json").exists());
+    assert!(journal.exists());
     let o = ok(&a, &["recipients", "list"], "");
     assert!(o.stdout.contains("interrupted re-encryption"), "{o:?}");
     // Nothing lost meanwhile: every secret still reads on the interrupted host.

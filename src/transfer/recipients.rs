@@ -328,6 +328,7 @@ pub fn reseal(vault: &mut Vault, reason: &str, all: bool) -> Result<Resealed> {
         out.files += 1;
         crate::fs::crash_point(&format!("reseal-after-{}", n + 1));
         crate::fs::write_json(&journal_path(&vault.files), &journal)?;
+        pause_point(&format!("reseal-paused-{}", n + 1));
         if let Some(b) = &bar {
             b.inc(1);
         }
@@ -341,6 +342,16 @@ pub fn reseal(vault: &mut Vault, reason: &str, all: bool) -> Result<Resealed> {
     let p = journal_path(&vault.files);
     std::fs::remove_file(&p).map_err(|e| Error::io(&p, "removing", e))?;
     Ok(out)
+}
+
+/// A test hook: with `CLAWKEEP_TEST_PAUSE_AT` equal to `label`, stop here for ever, so a test can `kill -9` the
+/// process at a known point (tests/sync.rs). Unset (always, in normal use), it does nothing.
+fn pause_point(label: &str) {
+    if std::env::var_os("CLAWKEEP_TEST_PAUSE_AT").is_some_and(|v| v == label) {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
 }
 
 /// Record in the index that `done` (and, when nothing was left to do, the entries already matching) are sealed to
