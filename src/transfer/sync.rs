@@ -206,6 +206,13 @@ pub fn create(vault: &mut Vault, url: &str, name: Option<&str>) -> Result<Report
             remote_url(&files).unwrap_or_else(|| "(none)".into())
         )));
     }
+    if vault.backend() != crate::vault::Backend::File {
+        return Err(Error::InvalidInput(format!(
+            "only the file store can be shared between hosts (this vault uses the {} store); move single tokens with \
+             `clawkeep export --to`",
+            vault.backend()
+        )));
+    }
     let git = Git::new(&files.dir);
     let heads = git.run(&["ls-remote", "--heads", "--", url])?;
     if !heads.trim().is_empty() {
