@@ -284,7 +284,22 @@ fn a_rotation_on_one_host_reaches_the_others() {
         // The reference stays as it was: OpenClaw resolves the new value through it.
         assert_eq!(std::fs::read(h.auth_profiles()).unwrap(), before);
     }
-    no_canary_anywhere(&remote, &[&a, &b, &c], &[CANARY, &rotated]);
+    // `--reload` runs `openclaw secrets reload` when a secret changed (a stand-in records its arguments).
+    let mut a = a;
+    let bin = a.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = a.dir.path().join("openclaw-args");
+    std::fs::write(bin.join("openclaw"), format!("#!/bin/sh\necho \"$@\" >> {}\n", log.display())).unwrap();
+    std::fs::set_permissions(bin.join("openclaw"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    a.extra_env.push(("PATH".into(), format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())));
+    let again = setup_token("SYNC-SECRET-ROTATED-AGAIN");
+    paste(&b, "anthropic:work", &again);
+    ok(&b, &["sync"], "");
+    let o = ok(&a, &["sync", "--reload"], "");
+    assert!(o.stderr.contains("ran `openclaw secrets reload`"), "{o:?}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "secrets reload\n");
+    assert_eq!(get(&a, "anthropic:work").stdout, format!("{again}\n"));
+    no_canary_anywhere(&remote, &[&a, &b, &c], &[CANARY, &rotated, &again]);
 }
 
 #[test]
@@ -424,4 +439,49 @@ fn many_secrets_show_a_progress_bar_on_a_terminal_and_none_without_one() {
     ok(&a, &["sync"], "");
     ok(&b, &["sync"], "");
     assert_eq!(get(&b, "anthropic:bulk23").stdout, format!("{}\n", setup_token("SYNC-SECRET-BULK23")));
+}
+
+#[test]
+fn bad_sync_and_join_requests_are_refused_clearly() {
+    let remote = Remote::new();
+    // Joining an empty repository: nothing to join, and no clawkeep dir is left behind.
+    let j = host();
+    let o = j.run(&["init", "--join", &remote.url(), "--name", "j"], "");
+    assert_eq!(o.code, 80, "{o:?}");
+    assert!(!j.ck().exists(), "a failed join left {}", j.ck().display());
+    let o = j.run(&["init", "--join", &remote.url(), "--name", "bad/name"], "");
+    assert_eq!(o.code, 65, "{o:?}");
+    // A store that is not shared yet.
+    let a = host();
+    a.init_file();
+    let o = a.run(&["sync"], "");
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("sync --remote"), "{o:?}");
+    let o = a.run(&["recipients", "add", "age1notarecipient", "--name", "x"], "");
+    assert_eq!(o.code, 65, "{o:?}");
+    // A repository that is not a clawkeep store.
+    let other = Remote::new();
+    let work = tempfile::tempdir().unwrap();
+    git(work.path(), &["init", "-q", "-b", "main"]);
+    std::fs::write(work.path().join("README"), "not a store\n").unwrap();
+    git(work.path(), &["add", "README"]);
+    git(work.path(), &["commit", "-q", "-m", "x"]);
+    git(work.path(), &["push", "-q", &other.url(), "main"]);
+    let o = j.run(&["init", "--join", &other.url(), "--name", "j"], "");
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("does not hold a shared clawkeep store"), "{o:?}");
+    assert!(!j.ck().exists());
+    // --remote with a repository that already holds commits.
+    let o = a.run(&["sync", "--remote", &other.url()], "");
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("init --join"), "{o:?}");
+    // A shared store: this host's own recipient cannot be removed here; an unknown host is not found.
+    ok(&a, &["sync", "--remote", &remote.url(), "--name", "a"], "");
+    let me = ok(&a, &["recipient"], "").stdout.trim().to_string();
+    let o = a.run(&["recipients", "remove", &me], "");
+    assert_eq!(o.code, 65, "{o:?}");
+    let o = a.run(&["recipients", "remove", "nobody"], "");
+    assert_eq!(o.code, 66, "{o:?}");
+    let o = a.run(&["sync", "--remote", &remote.url()], "");
+    assert_eq!(o.code, 65, "{o:?}");
 }
