@@ -484,4 +484,11 @@ fn bad_sync_and_join_requests_are_refused_clearly() {
     assert_eq!(o.code, 66, "{o:?}");
     let o = a.run(&["sync", "--remote", &remote.url()], "");
     assert_eq!(o.code, 65, "{o:?}");
+    // Without git on PATH: exit 80, saying so.
+    let mut n = host();
+    n.init_file();
+    n.extra_env.push(("PATH".into(), "/nonexistent".into()));
+    let o = n.run(&["sync", "--remote", &remote.url()], "");
+    assert_eq!(o.code, 80, "{o:?}");
+    assert!(o.stderr.contains("`git` is not installed"), "{o:?}");
 }

@@ -253,13 +253,13 @@ fn print_report(vault: &Vault, r: &Report, remote: Option<&str>) {
         println!(
             "{} is now a git repository with remote {}; pushed the shared part (ciphertext, recipients, index)",
             vault.files.dir.display(),
-            remote.unwrap_or_default()
+            sync::redact(remote.unwrap_or_default())
         );
         if let Some(me) = vault.own_recipient() {
             eprintln!(
                 "on another host: `clawkeep init --join {}`, then here `clawkeep recipients add <its age1…> --name \
                  HOST && clawkeep sync` (this host is {me}, fingerprint {})",
-                remote.unwrap_or("<git-url>"),
+                sync::redact(remote.unwrap_or("<git-url>")),
                 fingerprint(&me)
             );
         }
@@ -295,7 +295,7 @@ pub fn join(paths: &Paths, url: &str, name: Option<&str>) -> Result<i32> {
     let pass = input::new_passphrase(input::PASSPHRASE_FILE)?;
     let j = sync::join(paths, url, name, &pass)?;
     let fp = recipients::parse_recipient(&j.recipient, "identity").map(|r| fingerprint(&r)).unwrap_or_default();
-    eprintln!("joined the shared store of {url} in {}", paths.clawkeep_dir.display());
+    eprintln!("joined the shared store of {} in {}", sync::redact(url), paths.clawkeep_dir.display());
     eprintln!("this host: {} (fingerprint {fp})", j.recipient);
     eprintln!("it cannot read the shared secrets yet. On a host that is already a member, run:");
     println!("clawkeep recipients add {} --name {} && clawkeep sync", j.recipient, j.name);

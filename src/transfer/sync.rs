@@ -104,7 +104,8 @@ impl Git {
 
     fn failed(&self, args: &[&str], stderr: &str) -> Error {
         let msg: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        let tail = msg[msg.len().saturating_sub(6)..].join("\n  ");
+        let tail = redact(&msg[msg.len().saturating_sub(6)..].join("\n  "));
+        let args: Vec<String> = args.iter().map(|a| redact(a)).collect();
         Error::External(format!("`git {}` failed in {}:\n  {tail}", args.join(" "), self.dir.display()))
     }
 
@@ -124,16 +125,46 @@ impl Git {
 }
 
 fn has_identity() -> bool {
-    let env = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
-    if env("GIT_AUTHOR_EMAIL") && env("GIT_COMMITTER_EMAIL") || env("EMAIL") {
-        return true;
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        let env = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+        if env("GIT_AUTHOR_EMAIL") && env("GIT_COMMITTER_EMAIL") || env("EMAIL") {
+            return true;
+        }
+        Command::new("git")
+            .args(["config", "user.email"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success() && !o.stdout.trim_ascii().is_empty())
+    })
+}
+
+/// `text` with the password of every `scheme://user:password@host` URL in it replaced by `***` (a git remote may
+/// carry a token; it is not printed).
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail.find(|c: char| c == '/' || c.is_whitespace() || c == '\'' || c == '"').unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(at) => {
+                let userinfo = &authority[..at];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => out.push_str(&format!("{user}:***")),
+                    None => out.push_str(userinfo),
+                }
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
     }
-    Command::new("git")
-        .args(["config", "user.email"])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success() && !o.stdout.trim_ascii().is_empty())
+    out.push_str(rest);
+    out
 }
 
 /// Whether the clawkeep dir is a synced repository.
@@ -216,16 +247,13 @@ pub fn create(vault: &mut Vault, url: &str, name: Option<&str>) -> Result<Report
     let git = Git::new(&files.dir);
     let heads = git.run(&["ls-remote", "--heads", "--", url])?;
     if !heads.trim().is_empty() {
+        let shown = redact(url);
         return Err(Error::InvalidInput(format!(
-            "{url} already holds commits; join a shared store with `clawkeep init --join {url}` on a new host, or give \
-             an empty repository"
+            "{shown} already holds commits; join a shared store with `clawkeep init --join {shown}` on a new host, or \
+             give an empty repository"
         )));
     }
-    if let Some(reason) = recipients::pending(&files)? {
-        return Err(Error::InvalidInput(format!(
-            "a re-encryption ({reason}) was interrupted; finish it with `clawkeep recipients list` first"
-        )));
-    }
+    recipients::finish_pending(vault)?;
     let _lock = vault.lock()?;
     recipients::ensure_shared(vault, name)?;
     write_layout(&files)?;
@@ -544,6 +572,8 @@ pub fn join(paths: &Paths, url: &str, name: Option<&str>, passphrase: &crate::se
         e
     };
     git.run(&["clone", "-q", "--branch", BRANCH, "--", url, &target]).map_err(undo)?;
+    let shown = redact(url);
+    let url = &shown;
     let check = || -> Result<()> {
         crate::fs::check_dir(&files.dir)?;
         let shared = Recipients::load(&files)?.is_some_and(|r| !r.recipients.is_empty());
@@ -618,6 +648,16 @@ mod tests {
         let local = index(&[("main/gone", 9)]);
         let (m, _) = merge_index(Some(&base), Some(&index(&[])), Some(&local));
         assert!(m.secrets.contains_key("main/gone"));
+    }
+
+    #[test]
+    fn url_passwords_are_redacted() {
+        assert_eq!(
+            redact("fatal: unable to access 'https://me:ghp_TOKEN@example.com/x.git/': denied"),
+            "fatal: unable to access 'https://me:***@example.com/x.git/': denied"
+        );
+        assert_eq!(redact("git@example.com:me/x.git file:///tmp/x"), "git@example.com:me/x.git file:///tmp/x");
+        assert_eq!(redact("ssh://git@example.com/x"), "ssh://git@example.com/x");
     }
 
     #[test]
