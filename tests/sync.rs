@@ -177,6 +177,15 @@ fn three_hosts_join_and_read_after_sync() {
         ok(h, &["sync"], "");
         assert_eq!(get(h, "anthropic:second").stdout, format!("{added}\n"));
     }
+    // A removal on one host reaches the others, and says what is left to do there.
+    ok(&a, &["models", "auth", "remove", "anthropic:second"], "");
+    ok(&a, &["sync"], "");
+    let o = ok(&c, &["sync"], "");
+    assert!(o.stderr.contains("removed on another host: main/anthropic:second"), "{o:?}");
+    assert!(
+        !c.ck().join("index.json").exists()
+            || !std::fs::read_to_string(c.ck().join("index.json")).unwrap().contains("anthropic:second")
+    );
     let o = ok(&c, &["recipients", "list"], "");
     for n in ["a", "b", "c"] {
         assert!(o.stdout.lines().any(|l| l.starts_with(&format!("{n} ")) || l.contains(&format!(" {n} "))), "{o:?}");

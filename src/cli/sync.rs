@@ -277,6 +277,12 @@ fn print_report(vault: &Vault, r: &Report, remote: Option<&str>) {
              encrypted to it"
         );
     }
+    for id in &r.removed {
+        eprintln!(
+            "removed on another host: {id}; a reference to it in this host's OpenClaw no longer resolves (remove the \
+             profile here too: `clawkeep models auth remove <profile> --agent <agent>`)"
+        );
+    }
     println!(
         "synced{}; {} secret(s) changed here",
         if r.committed { " (local changes committed)" } else { "" },

@@ -188,6 +188,8 @@ pub struct Report {
     pub merged: Vec<String>,
     /// Secrets whose value changed here (added or rotated on another host).
     pub changed: Vec<String>,
+    /// Secrets removed on another host.
+    pub removed: Vec<String>,
     /// Re-encryption after the merge (secrets written concurrently with a change of the recipients).
     pub resealed: Resealed,
     /// Whether this host's recipient is among the members.
@@ -321,6 +323,7 @@ pub fn sync(vault: &mut Vault) -> Result<Report> {
             report.changed.push(id.clone());
         }
     }
+    report.removed = before.secrets.keys().filter(|id| !vault.index.secrets.contains_key(*id)).cloned().collect();
     let me = vault.own_recipient().map(|r| r.to_string()).unwrap_or_default();
     if let Some(r) = Recipients::load(&files)? {
         report.member = r.recipients.iter().any(|m| m.recipient == me);
