@@ -501,3 +501,42 @@ fn bad_sync_and_join_requests_are_refused_clearly() {
     assert_eq!(o.code, 80, "{o:?}");
     assert!(o.stderr.contains("`git` is not installed"), "{o:?}");
 }
+
+#[test]
+fn migrate_backups_stay_on_the_host_that_made_them() {
+    let remote = Remote::new();
+    let a = first(&remote);
+    let (b, cmd_b) = joiner(&remote, "b");
+    admit(&a, &cmd_b);
+    ok(&b, &["sync"], "");
+    // a migrates first, b later: each backup stays with its host.
+    let a_file = serde_json::json!({"version":1,"profiles":{
+        "groq:default":{"type":"api_key","provider":"groq","key":"gsk-SYNC-SECRET-A-MIGRATED"}
+    }})
+    .to_string();
+    write_private(&a.auth_profiles(), &a_file);
+    ok(&a, &["migrate"], "");
+    ok(&a, &["sync"], "");
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    // b migrates a plaintext key; its backup of the original file is not shared, the key is.
+    write_private(
+        &b.auth_profiles(),
+        &serde_json::json!({"version":1,"profiles":{
+            "openai:default":{"type":"api_key","provider":"openai","key":"sk-proj-SYNC-SECRET-MIGRATED"}
+        }})
+        .to_string(),
+    );
+    ok(&b, &["migrate"], "");
+    ok(&b, &["sync"], "");
+    let tracked = git(&b.ck(), &["ls-files", "secrets"]);
+    assert!(!tracked.contains("6261636b757023"), "a migrate backup is in the repository: {tracked}");
+    ok(&a, &["sync"], "");
+    assert_eq!(get(&a, "openai:default").stdout, "sk-proj-SYNC-SECRET-MIGRATED\n");
+    // a's undo restores a's own files, never b's (b's backup is newer, and listed in the shared index).
+    ok(&a, &["migrate", "--undo", "--force"], "");
+    assert_eq!(std::fs::read_to_string(a.auth_profiles()).unwrap(), a_file);
+    let o = a.run(&["migrate", "--undo", "--force"], "");
+    assert_eq!(o.code, 66, "{o:?}");
+    ok(&b, &["migrate", "--undo", "--force"], "");
+    no_canary_anywhere(&remote, &[&a], &["sk-proj-SYNC-SECRET-MIGRATED"]);
+}

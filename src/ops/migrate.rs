@@ -467,6 +467,8 @@ pub fn undo(vault: &mut Vault, force: bool) -> Result<Undone> {
         .secrets
         .iter()
         .filter(|(id, e)| e.kind == EntryKind::Backup && id.starts_with(BACKUP_PREFIX))
+        // A shared store lists other hosts' backups too; their files stay on those hosts.
+        .filter(|(id, _)| SecretId::parse(id).is_ok_and(|s| vault.present_in_store(&s).unwrap_or(true)))
         .max_by_key(|(_, e)| e.created)
         .map(|(id, e)| (id.clone(), e.clone()))
         .ok_or_else(|| Error::NotFound("no migration backup to undo".into()))?;

@@ -34,6 +34,8 @@ pub const GITIGNORE: &str = "\
 !/secrets/
 /secrets/*
 !/secrets/*.age
+# migrate's backups (secret ids `backup#…`, hex 6261636b757023…) hold this host's original files: not shared.
+/secrets/6261636b757023*.age
 ";
 
 /// Two-sided changes of clawkeep's files are never text-merged: clawkeep merges them.
