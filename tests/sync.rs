@@ -540,3 +540,36 @@ fn migrate_backups_stay_on_the_host_that_made_them() {
     ok(&b, &["migrate", "--undo", "--force"], "");
     no_canary_anywhere(&remote, &[&a], &["sk-proj-SYNC-SECRET-MIGRATED"]);
 }
+
+#[test]
+fn a_secret_rotated_on_two_hosts_at_once_keeps_the_later_value() {
+    let remote = Remote::new();
+    let a = first(&remote);
+    let (b, cmd_b) = joiner(&remote, "b");
+    admit(&a, &cmd_b);
+    ok(&b, &["sync"], "");
+    let (on_a, on_b) = (setup_token("SYNC-SECRET-ROT-A"), setup_token("SYNC-SECRET-ROT-B"));
+    paste(&a, "anthropic:work", &on_a);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    paste(&b, "anthropic:work", &on_b);
+    ok(&a, &["sync"], "");
+    // b's value is the later one: b's sync keeps it, and a gets it at its next sync.
+    let o = ok(&b, &["sync"], "");
+    assert!(o.stderr.contains("changed on two hosts; the later value is kept"), "{o:?}");
+    ok(&a, &["sync"], "");
+    for h in [&a, &b] {
+        assert_eq!(get(h, "anthropic:work").stdout, format!("{on_b}\n"));
+    }
+    // The other order: a's later value wins over b's earlier one, and b's commit becomes empty.
+    let (on_b2, on_a2) = (setup_token("SYNC-SECRET-ROT-B2"), setup_token("SYNC-SECRET-ROT-A2"));
+    paste(&b, "anthropic:work", &on_b2);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    paste(&a, "anthropic:work", &on_a2);
+    ok(&a, &["sync"], "");
+    ok(&b, &["sync"], "");
+    ok(&a, &["sync"], "");
+    for h in [&a, &b] {
+        assert_eq!(get(h, "anthropic:work").stdout, format!("{on_a2}\n"));
+        assert!(!h.ck().join(".git/rebase-merge").exists());
+    }
+}
