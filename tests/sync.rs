@@ -266,7 +266,16 @@ fn concurrent_additions_on_two_hosts_both_survive_sync() {
     let from_b2 = setup_token("SYNC-SECRET-B2");
     paste(&b, "anthropic:from-b2", &from_b2);
     ok(&b, &["sync"], "");
-    ok(&a, &["sync"], "");
+    // Without a passphrase a cannot re-encrypt the merged secret: the sync goes on and says so.
+    let mut cmd = a.cmd(&["sync"]);
+    cmd.env_remove("CLAWKEEP_PASSPHRASE_FILE");
+    let o = run_cmd(&mut cmd, "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stderr.contains("need re-encrypting") && !a.ck().join("reseal.json").exists(), "{o:?}");
+    ok(&c, &["sync"], "");
+    assert_eq!(get(&c, "anthropic:from-b2").code, 66);
+    let o = ok(&a, &["sync"], "");
+    assert!(o.stderr.contains("re-encrypted 1 merged secret file(s)"), "{o:?}");
     ok(&c, &["sync"], "");
     assert_eq!(get(&c, "anthropic:from-b2").stdout, format!("{from_b2}\n"));
     no_canary_anywhere(&remote, &[&a, &b, &c], &[CANARY, &from_a, &from_b, &from_b2]);

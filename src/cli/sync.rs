@@ -268,6 +268,12 @@ fn print_report(vault: &Vault, r: &Report, remote: Option<&str>) {
     for note in &r.merged {
         eprintln!("merged: {note}");
     }
+    if r.reseal_needs_passphrase {
+        eprintln!(
+            "note: merged secrets need re-encrypting to the current recipients, which needs the passphrase: run \
+             `clawkeep sync` again with CLAWKEEP_PASSPHRASE_FILE or on a terminal (or let another member sync)"
+        );
+    }
     if r.resealed.files > 0 {
         eprintln!("re-encrypted {} merged secret file(s) to the current recipients", r.resealed.files);
     }

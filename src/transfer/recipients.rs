@@ -310,6 +310,8 @@ pub fn reseal(vault: &mut Vault, reason: &str, all: bool) -> Result<Resealed> {
         vault.save_index()?;
         return Ok(out);
     }
+    // The passphrase first: a job that cannot decrypt must not leave a journal behind.
+    vault.unlock()?;
     crate::fs::write_json(&journal_path(&vault.files), &journal)?;
     let bar = (todo.len() >= PROGRESS_FROM && std::io::stderr().is_terminal()).then(|| {
         let b = indicatif::ProgressBar::new(todo.len() as u64);

@@ -194,6 +194,8 @@ pub struct Report {
     pub removed: Vec<String>,
     /// Re-encryption after the merge (secrets written concurrently with a change of the recipients).
     pub resealed: Resealed,
+    /// Secrets needed re-encryption but no passphrase could be asked for.
+    pub reseal_needs_passphrase: bool,
     /// Whether this host's recipient is among the members.
     pub member: bool,
     /// Whether this host was removed (it is in `removed` and not a member).
@@ -302,7 +304,15 @@ pub fn sync(vault: &mut Vault) -> Result<Report> {
         vault.reload_index()?;
         vault.reload_recipients()?;
         if vault.sealed_to().is_some() {
-            let r = recipients::reseal(vault, "sync", false)?;
+            let r = match recipients::reseal(vault, "sync", false) {
+                // Without a passphrase here (no terminal, no CLAWKEEP_PASSPHRASE_FILE) another member, or a later
+                // sync, re-encrypts them; the rest of the sync goes on.
+                Err(Error::NeedsTty(_)) => {
+                    report.reseal_needs_passphrase = true;
+                    Resealed::default()
+                }
+                r => r?,
+            };
             report.resealed.files += r.files;
             report.resealed.unreadable = r.unreadable;
             if r.files > 0 {
