@@ -51,6 +51,8 @@ pub fn run(paths: &Paths, a: OnboardArgs) -> Result<i32> {
     let wizard = !a.non_interactive && input::interactive();
     // 1. The store.
     if !Vault::exists(paths) {
+        // What is left of a vault (vault.json lost) is never replaced by a new one.
+        Vault::check_can_create(paths)?;
         let choice = match (a.backend, wizard) {
             (Some(b), _) => b,
             (None, true) => {

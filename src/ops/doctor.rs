@@ -100,7 +100,53 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         check_perms(&mut r, path, dir, fix);
     }
 
-    // 2. The vault and its store.
+    // 2. The vault and its store. A vault that lost vault.json is repaired, never replaced: `init` there would
+    // make every stored secret undecryptable.
+    if std::fs::symlink_metadata(&files.config).is_err() {
+        let found = Vault::remnants(paths);
+        if !found.is_empty() {
+            let inferred = Vault::infer_backend(paths);
+            let message = format!("vault.json is missing, but the vault is there ({})", found.join(", "));
+            match (fix, inferred) {
+                (true, Some(_)) => match Vault::rebuild_config(paths) {
+                    Ok(b) => {
+                        r.add(
+                            "VAULT_CONFIG_MISSING",
+                            Severity::Error,
+                            Some(&files.config),
+                            format!("{message}; rebuilt it for the {b} store"),
+                            None,
+                        );
+                        r.findings.last_mut().expect("pushed").fixed = true;
+                    }
+                    Err(e) => r.add(
+                        "VAULT_CONFIG_MISSING",
+                        Severity::Error,
+                        Some(&files.config),
+                        format!("{message}; it could not be rebuilt: {e}"),
+                        None,
+                    ),
+                },
+                (false, Some(b)) => r.add(
+                    "VAULT_CONFIG_MISSING",
+                    Severity::Error,
+                    Some(&files.config),
+                    format!("{message}; its files show the {b} store"),
+                    Some("clawkeep doctor --fix (rebuilds vault.json; never run `clawkeep init` over a vault)".into()),
+                ),
+                (_, None) => r.add(
+                    "VAULT_CONFIG_MISSING",
+                    Severity::Error,
+                    Some(&files.config),
+                    format!("{message}; its files do not show which store it used"),
+                    Some(format!(
+                        "restore vault.json from a backup, or write {} as {{\"version\": 1, \"backend\": \"keychain\" (or \"keyutils\"), \"created\": 0}}; never run `clawkeep init` over a vault",
+                        files.config.display()
+                    )),
+                ),
+            }
+        }
+    }
     let index_missing = files.config.exists() && !files.index.exists();
     if index_missing {
         if fix {
@@ -134,14 +180,18 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         }
     }
     let vault = if !files.config.exists() {
-        r.add(
-            "VAULT_MISSING",
-            Severity::Error,
-            Some(&files.dir),
-            "no clawkeep vault here".into(),
-            Some("clawkeep init".into()),
-        );
-        None
+        if r.findings.iter().any(|f| f.code == "VAULT_CONFIG_MISSING") {
+            None
+        } else {
+            r.add(
+                "VAULT_MISSING",
+                Severity::Error,
+                Some(&files.dir),
+                "no clawkeep vault here".into(),
+                Some("clawkeep init".into()),
+            );
+            None
+        }
     } else {
         match Vault::open(paths, no_passphrase()) {
             Ok(v) => {

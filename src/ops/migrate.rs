@@ -68,6 +68,8 @@ struct Move {
     secret: SecretString,
     expires: Option<i64>,
     email: Option<String>,
+    /// The vault holds exactly this secret already: nothing is stored, only the plaintext is replaced.
+    held: bool,
 }
 
 /// A file's planned new content (`None` = delete).
@@ -91,7 +93,12 @@ struct Bundle {
     version: u32,
     created: i64,
     files: Vec<BackupFile>,
+    /// Secrets migrate stored (undo may delete them).
     secrets: Vec<String>,
+    /// sha256 (hex) of each stored secret, by id (version 2): undo deletes a secret only while it is still this
+    /// one. The bundle lives only encrypted in the vault.
+    #[serde(default)]
+    hashes: std::collections::BTreeMap<String, String>,
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -140,14 +147,220 @@ fn serialize(doc: &Map<String, Value>) -> Vec<u8> {
     b
 }
 
+/// What `plan` found: the report, the secrets to store, the files to rewrite.
+struct Plan {
+    report: Report,
+    moves: Vec<Move>,
+    rewrites: Vec<Rewrite>,
+    /// An id the vault already holds was found in plaintext: comparing them needs the vault unlocked.
+    needs_compare: bool,
+}
+
+/// How `plan` treats a plaintext secret whose profile id the vault already holds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Compare {
+    /// Read the stored secret (the vault is unlocked): the same key is moved (its plaintext removed, nothing
+    /// stored), a different one is left where it is.
+    Read,
+    /// Do not read it (dry run, or before the unlock): left where it is, with a note.
+    Skip,
+}
+
+/// Whether the vault holds `id` already, and if so whether it holds exactly `secret`.
+enum Held {
+    No,
+    Same,
+    Different,
+    Unknown,
+}
+
+fn held(vault: &Vault, id: &SecretId, secret: &SecretString, compare: Compare) -> Result<Held> {
+    if !vault.index.secrets.contains_key(id.as_str()) {
+        return Ok(Held::No);
+    }
+    if compare == Compare::Skip {
+        return Ok(Held::Unknown);
+    }
+    Ok(match vault.get(id) {
+        Ok(stored) if crate::secret::same(&stored, secret) => Held::Same,
+        Ok(_) => Held::Different,
+        Err(Error::SecretMissing(_)) => Held::Different,
+        Err(e) => return Err(e),
+    })
+}
+
+/// Whether a plaintext secret for `pid` moves (`Ok(held)`) or stays where it is (`Err(note)`).
+fn classify(
+    vault: &Vault,
+    agent: &str,
+    pid: &str,
+    secret: &SecretString,
+    compare: Compare,
+    needs_compare: &mut bool,
+) -> Result<std::result::Result<bool, &'static str>> {
+    let id = SecretId::for_profile(agent, pid)?;
+    Ok(match held(vault, &id, secret, compare)? {
+        Held::No => Ok(false),
+        Held::Same => Ok(true),
+        Held::Different => Err(HELD_NOTE),
+        Held::Unknown => {
+            *needs_compare = true;
+            Err(HELD_UNKNOWN_NOTE)
+        }
+    })
+}
+
+const HELD_NOTE: &str = "the vault already holds a different secret for this profile (the newer one is kept); the plaintext was left where it is: delete it by hand once you no longer need it";
+const SAME_NOTE: &str = "the vault already held this exact secret; only the plaintext was replaced";
+const HELD_UNKNOWN_NOTE: &str =
+    "the vault already holds a secret for this profile; migrate moves this plaintext only if it is the same key";
+
 /// Plan and (unless `dry_run`) carry out the migration for `agents`.
+///
+/// Order, so that a stop at any point loses nothing: the passphrase is checked before any lock; every target is
+/// checked before the first write; the backup and the secrets are stored and read back; then references are
+/// written (`auth-profiles.json`); plaintext (`.env` lines, legacy `auth.json`) is removed last. A profile id the
+/// vault already holds is never overwritten.
 pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: bool) -> Result<Report> {
+    if !dry_run {
+        // Ask for the passphrase before taking any lock (OpenClaw's gateway waits on its locks), and only when
+        // something is to move.
+        let preview = plan(vault, paths, agents, Compare::Skip)?;
+        if !preview.moves.is_empty() || preview.needs_compare {
+            vault.unlock()?;
+        }
+    }
     let _lock = vault.lock()?;
     let mut _oc = Vec::new();
     for agent in agents {
         _oc.extend(crate::profiles::lock_openclaw_files(paths, agent)?);
     }
+    let Plan { mut report, moves, mut rewrites, .. } =
+        plan(vault, paths, agents, if dry_run { Compare::Skip } else { Compare::Read })?;
+    report.dry_run = dry_run;
+    if dry_run {
+        return Ok(report);
+    }
+    if rewrites.is_empty() {
+        return Ok(report);
+    }
+    // References first, plaintext removed last.
+    rewrites.sort_by_key(|r| r.path.file_name().is_none_or(|n| n != "auth-profiles.json"));
+    report.files = rewrites.iter().map(|r| r.path.clone()).collect();
+    check_targets(vault, &rewrites)?;
+    for r in &rewrites {
+        if let Some(dir) = r.path.parent()
+            && r.new.is_some()
+        {
+            crate::fs::ensure_private_dir(dir)?;
+        }
+    }
+
+    // 1. Keep the pre-migration files, encrypted, in the vault, with a hash of each secret migrate stores (undo
+    // deletes only a secret that is still exactly that one).
+    let created = now_ms();
+    let backup_id = SecretId::parse(&format!("{BACKUP_PREFIX}{created}"))?;
+    let mut secret_ids = Vec::new();
+    let mut hashes = std::collections::BTreeMap::new();
+    for m in moves.iter().filter(|m| !m.held) {
+        let id = SecretId::for_profile(&m.agent, &m.profile_id)?.to_string();
+        hashes.insert(id.clone(), sha256_hex(m.secret.expose_secret().as_bytes()));
+        secret_ids.push(id);
+    }
+    let bundle = Bundle {
+        version: 2,
+        created,
+        files: rewrites
+            .iter()
+            .map(|r| BackupFile {
+                path: r.path.clone(),
+                original: r.original.as_ref().map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+                written: r.new.as_ref().map(|b| sha256_hex(b)),
+            })
+            .collect(),
+        secrets: secret_ids,
+        hashes,
+    };
+    let bundle_json = Zeroizing::new(serde_json::to_string(&bundle).map_err(|e| Error::Internal(e.to_string()))?);
+    let backup_entry = IndexEntry {
+        store: vault.backend(),
+        kind: EntryKind::Backup,
+        agent: None,
+        profile_id: None,
+        provider: None,
+        cred_type: None,
+        expires: None,
+        email: None,
+        created: 0,
+        updated: 0,
+        extra: Default::default(),
+    };
+    vault.put(&backup_id, &SecretString::from(bundle_json.as_str().to_owned()), backup_entry)?;
+    vault.save_index()?;
+
+    // 2. Store every secret and read it back before any file changes.
+    for m in moves.iter().filter(|m| !m.held) {
+        let id = SecretId::for_profile(&m.agent, &m.profile_id)?;
+        let entry = IndexEntry {
+            store: vault.backend(),
+            kind: EntryKind::Profile,
+            agent: Some(m.agent.clone()),
+            profile_id: Some(m.profile_id.clone()),
+            provider: Some(m.provider.clone()),
+            cred_type: Some(m.kind.as_str().into()),
+            expires: m.expires,
+            email: m.email.clone(),
+            created: 0,
+            updated: 0,
+            extra: Default::default(),
+        };
+        vault.put(&id, &m.secret, entry)?;
+        let back = vault.get(&id)?;
+        if !crate::secret::same(&back, &m.secret) {
+            vault.save_index()?;
+            return Err(Error::Internal(format!(
+                "read-back of `{id}` did not match what was stored; no file was changed (backup kept as `{backup_id}`)"
+            )));
+        }
+    }
+    vault.save_index()?;
+
+    // 3. Rewrite the files: references first, plaintext removed last.
+    write_rewrites(&rewrites)?;
+    report.backup = Some(backup_id.to_string());
+    Ok(report)
+}
+
+/// Refuse before the first write when any file migrate would write (or its directory) is unsafe, so a refusal
+/// changes nothing.
+fn check_targets(vault: &Vault, rewrites: &[Rewrite]) -> Result<()> {
+    crate::fs::check_dir(&vault.files.dir)?;
+    crate::fs::check_file(&vault.files.index, true)?;
+    if vault.backend() == crate::vault::Backend::File {
+        crate::fs::check_dir(&vault.files.secrets)?;
+    }
+    for r in rewrites {
+        if let Some(dir) = r.path.parent() {
+            let mut d = Some(dir);
+            // The nearest existing directory must be safe (missing ones are created private).
+            while let Some(x) = d {
+                if std::fs::symlink_metadata(x).is_ok() {
+                    crate::fs::check_dir(x)?;
+                    break;
+                }
+                d = x.parent();
+            }
+        }
+        crate::fs::check_file(&r.path, false)?;
+    }
+    Ok(())
+}
+
+/// Read every source and work out what moves, without writing anything.
+fn plan(vault: &Vault, paths: &Paths, agents: &[String], compare: Compare) -> Result<Plan> {
+    let dry_run = compare == Compare::Skip;
     let mut report = Report { dry_run, ..Default::default() };
+    let mut needs_compare = false;
     let mut moves: Vec<Move> = Vec::new();
     let mut rewrites: Vec<Rewrite> = Vec::new();
     let item = |m: &Move, source: &Path, action: &str, note: Option<String>| Item {
@@ -191,20 +404,46 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
                     continue;
                 };
                 let pid = format!("{provider}:default");
-                match inline_secret(p) {
-                    Some((kind, s)) if ap.get(&pid).is_none() => {
+                let found = inline_secret(p).map(|(k, s)| (k, SecretString::from(s)));
+                let verdict = match &found {
+                    Some((_, s)) if ap.get(&pid).is_none() => {
+                        Some(classify(vault, agent, &pid, s, compare, &mut needs_compare)?)
+                    }
+                    _ => None,
+                };
+                match found {
+                    Some((kind, secret)) if matches!(verdict, Some(Ok(_))) => {
+                        let held = matches!(verdict, Some(Ok(true)));
                         let m = Move {
                             agent: agent.clone(),
                             profile_id: pid,
                             provider: provider.clone(),
                             kind,
-                            secret: SecretString::from(s),
+                            secret,
                             expires: profile_expires(p),
                             email: obj_str(p, "email"),
+                            held,
                         };
-                        report.items.push(item(&m, &legacy_path, if dry_run { "would-move" } else { "moved" }, None));
+                        report.items.push(item(
+                            &m,
+                            &legacy_path,
+                            if dry_run { "would-move" } else { "moved" },
+                            held.then(|| SAME_NOTE.into()),
+                        ));
                         moves.push(m);
                         legacy_moved = true;
+                    }
+                    Some((kind, _)) if matches!(verdict, Some(Err(_))) => {
+                        report.items.push(Item {
+                            agent: agent.clone(),
+                            profile_id: pid,
+                            provider: provider.clone(),
+                            cred_type: kind.as_str().into(),
+                            source: legacy_path.clone(),
+                            action: "skipped".into(),
+                            note: verdict.and_then(|v| v.err()).map(|n| format!("{n} (auth.json)")),
+                        });
+                        rest.insert(provider, v);
                     }
                     Some((kind, _)) => {
                         report.items.push(Item {
@@ -254,7 +493,13 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
                         cred_type: "oauth".into(),
                         source: ap_path.clone(),
                         action: "skipped".into(),
-                        note: Some("OAuth credentials cannot be references in OpenClaw; left untouched".into()),
+                        note: Some(if flat {
+                            "OAuth credentials cannot be references in OpenClaw; kept as they are while the file is \
+                             converted to version 1 (the old file is kept encrypted in the vault)"
+                                .into()
+                        } else {
+                            "OAuth credentials cannot be references in OpenClaw; left untouched".into()
+                        }),
                     });
                 }
                 continue;
@@ -264,16 +509,38 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
             }
             let Some((inline_kind, s)) = inline_secret(&p) else { continue };
             let kind = CredType::parse(&ptype).unwrap_or(inline_kind);
+            let secret = SecretString::from(s);
+            let held = match classify(vault, agent, &pid, &secret, compare, &mut needs_compare)? {
+                Ok(held) => held,
+                Err(note) => {
+                    report.items.push(Item {
+                        agent: agent.clone(),
+                        profile_id: pid.clone(),
+                        provider,
+                        cred_type: kind.as_str().into(),
+                        source: ap_path.clone(),
+                        action: "skipped".into(),
+                        note: Some(format!("{note} (auth-profiles.json)")),
+                    });
+                    continue;
+                }
+            };
             let m = Move {
                 agent: agent.clone(),
                 profile_id: pid.clone(),
                 provider,
                 kind,
-                secret: SecretString::from(s),
+                secret,
                 expires: profile_expires(&p),
                 email: obj_str(&p, "email"),
+                held,
             };
-            report.items.push(item(&m, &ap_path, if dry_run { "would-move" } else { "moved" }, None));
+            report.items.push(item(
+                &m,
+                &ap_path,
+                if dry_run { "would-move" } else { "moved" },
+                held.then(|| SAME_NOTE.into()),
+            ));
             moves.push(m);
         }
 
@@ -301,16 +568,38 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
                         });
                         continue;
                     }
+                    let secret = SecretString::from(k.value.as_str().to_owned());
+                    let held = match classify(vault, agent, &pid, &secret, compare, &mut needs_compare)? {
+                        Ok(held) => held,
+                        Err(note) => {
+                            report.items.push(Item {
+                                agent: agent.clone(),
+                                profile_id: pid,
+                                provider: k.provider.into(),
+                                cred_type: "api_key".into(),
+                                source: env_path.clone(),
+                                action: "skipped".into(),
+                                note: Some(format!("{note} ({} in .env)", k.name)),
+                            });
+                            continue;
+                        }
+                    };
                     let m = Move {
                         agent: agent.clone(),
                         profile_id: pid,
                         provider: k.provider.into(),
                         kind: CredType::ApiKey,
-                        secret: SecretString::from(k.value.as_str().to_owned()),
+                        secret,
                         expires: None,
                         email: None,
+                        held,
                     };
-                    report.items.push(item(&m, &env_path, if dry_run { "would-move" } else { "moved" }, None));
+                    report.items.push(item(
+                        &m,
+                        &env_path,
+                        if dry_run { "would-move" } else { "moved" },
+                        held.then(|| SAME_NOTE.into()),
+                    ));
                     moves.push(m);
                     drop.push(k.line);
                 }
@@ -350,85 +639,7 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
     }
 
     report.files = rewrites.iter().map(|r| r.path.clone()).collect();
-    if dry_run {
-        return Ok(report);
-    }
-    if moves.is_empty() {
-        // Only a format conversion (e.g. a flat map holding OAuth entries): nothing secret moves, no backup needed.
-        write_rewrites(&rewrites)?;
-        return Ok(report);
-    }
-    // Check the passphrase before anything is written: read-back needs it, and a wrong one must change nothing.
-    vault.unlock()?;
-
-    // 1. Keep the pre-migration files, encrypted, in the vault.
-    let created = now_ms();
-    let backup_id = SecretId::parse(&format!("{BACKUP_PREFIX}{created}"))?;
-    let mut secret_ids = Vec::new();
-    for m in &moves {
-        secret_ids.push(SecretId::for_profile(&m.agent, &m.profile_id)?.to_string());
-    }
-    let bundle = Bundle {
-        version: 1,
-        created,
-        files: rewrites
-            .iter()
-            .map(|r| BackupFile {
-                path: r.path.clone(),
-                original: r.original.as_ref().map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
-                written: r.new.as_ref().map(|b| sha256_hex(b)),
-            })
-            .collect(),
-        secrets: secret_ids,
-    };
-    let bundle_json = Zeroizing::new(serde_json::to_string(&bundle).map_err(|e| Error::Internal(e.to_string()))?);
-    let backup_entry = IndexEntry {
-        store: vault.backend(),
-        kind: EntryKind::Backup,
-        agent: None,
-        profile_id: None,
-        provider: None,
-        cred_type: None,
-        expires: None,
-        email: None,
-        created: 0,
-        updated: 0,
-        extra: Default::default(),
-    };
-    vault.put(&backup_id, &SecretString::from(bundle_json.as_str().to_owned()), backup_entry)?;
-    vault.save_index()?;
-
-    // 2. Store every secret and read it back before any plaintext is removed.
-    for m in &moves {
-        let id = SecretId::for_profile(&m.agent, &m.profile_id)?;
-        let entry = IndexEntry {
-            store: vault.backend(),
-            kind: EntryKind::Profile,
-            agent: Some(m.agent.clone()),
-            profile_id: Some(m.profile_id.clone()),
-            provider: Some(m.provider.clone()),
-            cred_type: Some(m.kind.as_str().into()),
-            expires: m.expires,
-            email: m.email.clone(),
-            created: 0,
-            updated: 0,
-            extra: Default::default(),
-        };
-        vault.put(&id, &m.secret, entry)?;
-        let back = vault.get(&id)?;
-        if !crate::secret::same(&back, &m.secret) {
-            vault.save_index()?;
-            return Err(Error::Internal(format!(
-                "read-back of `{id}` did not match what was stored; no file was changed (backup kept as `{backup_id}`)"
-            )));
-        }
-    }
-    vault.save_index()?;
-
-    // 3. Rewrite the files.
-    write_rewrites(&rewrites)?;
-    report.backup = Some(backup_id.to_string());
-    Ok(report)
+    Ok(Plan { report, moves, rewrites, needs_compare })
 }
 
 fn write_rewrites(rewrites: &[Rewrite]) -> Result<()> {
@@ -440,7 +651,9 @@ fn write_rewrites(rewrites: &[Rewrite]) -> Result<()> {
                 }
                 crate::fs::write_atomic(&r.path, b)?
             }
-            None => std::fs::remove_file(&r.path).map_err(|e| Error::io(&r.path, "removing", e))?,
+            None => {
+                crate::fs::remove_file(&r.path)?;
+            }
         }
     }
     Ok(())
@@ -456,24 +669,39 @@ pub struct Undone {
     pub restored: Vec<PathBuf>,
     /// Secrets removed from the vault (their plaintext is back in the files).
     pub removed_secrets: Vec<String>,
+    /// Secrets changed since the migration, kept in the vault (`--force`).
+    pub kept_secrets: Vec<String>,
 }
 
-/// Restore the files from the newest migration backup. Refuses when a file changed since the migration unless
-/// `force`.
-pub fn undo(vault: &mut Vault, force: bool) -> Result<Undone> {
-    let _lock = vault.lock()?;
-    let (bid, _) = vault
-        .index
-        .secrets
-        .iter()
-        .filter(|(id, e)| e.kind == EntryKind::Backup && id.starts_with(BACKUP_PREFIX))
-        .max_by_key(|(_, e)| e.created)
-        .map(|(id, e)| (id.clone(), e.clone()))
-        .ok_or_else(|| Error::NotFound("no migration backup to undo".into()))?;
-    let backup_id = SecretId::parse(&bid)?;
-    let json = vault.get(&backup_id)?;
+/// The newest migration backup: its id and content.
+fn newest_bundle(vault: &Vault) -> Result<(String, Bundle)> {
+    let bid = newest_bundle_id(vault).ok_or_else(|| Error::NotFound("no migration backup to undo".into()))?;
+    let json = vault.get(&SecretId::parse(&bid)?)?;
     let bundle: Bundle = serde_json::from_str(json.expose_secret())
         .map_err(|_| Error::Corrupt { path: vault.files.index.clone(), what: format!("the backup `{bid}`") })?;
+    if !matches!(bundle.version, 1 | 2) {
+        return Err(Error::UnknownVersion {
+            path: vault.files.index.clone(),
+            field: "backup version",
+            found: bundle.version.to_string(),
+            expected: "1 or 2",
+        });
+    }
+    Ok((bid, bundle))
+}
+
+/// Restore the files from the newest migration backup. Refuses when a file changed since the migration, or a
+/// secret migrate stored was replaced since, unless `force`; even then a replaced secret is kept.
+pub fn undo(vault: &mut Vault, force: bool) -> Result<Undone> {
+    // Read (and decrypt) the backup before taking any lock: it may ask for the passphrase.
+    let (bid, bundle) = newest_bundle(vault)?;
+    let _lock = vault.lock()?;
+    if newest_bundle_id(vault).as_deref() != Some(bid.as_str()) {
+        return Err(Error::InvalidInput(format!(
+            "the migration backup `{bid}` changed while undo was starting (another clawkeep ran); run it again"
+        )));
+    }
+    let backup_id = SecretId::parse(&bid)?;
     for f in &bundle.files {
         let now = crate::fs::read_optional(&f.path)?;
         let current = now.as_ref().map(|b| sha256_hex(b));
@@ -484,6 +712,30 @@ pub fn undo(vault: &mut Vault, force: bool) -> Result<Undone> {
             )));
         }
     }
+    // A secret replaced since the migration (`add --force`, the service's `store`) is never deleted.
+    let mut delete = Vec::new();
+    let mut kept = Vec::new();
+    for s in &bundle.secrets {
+        let id = SecretId::parse(s)?;
+        if !vault.index.secrets.contains_key(id.as_str()) && !vault.present_in_store(&id)? {
+            continue;
+        }
+        let unchanged = match (vault.get(&id), bundle.hashes.get(s)) {
+            (Ok(now), Some(h)) => sha256_hex(now.expose_secret().as_bytes()) == *h,
+            (Err(Error::SecretMissing(_)), _) => true,
+            (Err(e), _) => return Err(e),
+            // A version-1 backup recorded no hash: what is stored now cannot be told from what migrate stored.
+            (Ok(_), None) => false,
+        };
+        if unchanged { delete.push(id) } else { kept.push(s.clone()) }
+    }
+    if !kept.is_empty() && !force {
+        return Err(Error::InvalidInput(format!(
+            "changed since the migration (or not recorded by it): {}; undo would delete the current secret \
+             (pass --force to restore the files anyway: those secrets then stay in the vault)",
+            kept.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+        )));
+    }
     let mut restored = Vec::new();
     let mut _oc = Vec::new();
     for f in &bundle.files {
@@ -491,6 +743,7 @@ pub fn undo(vault: &mut Vault, force: bool) -> Result<Undone> {
             _oc.push(crate::fs::OpenClawLock::acquire(&f.path)?);
         }
     }
+    // Plaintext back first; the vault copies go only after.
     for f in &bundle.files {
         match &f.original {
             Some(b64) => {
@@ -502,21 +755,29 @@ pub fn undo(vault: &mut Vault, force: bool) -> Result<Undone> {
                 crate::fs::write_atomic(&f.path, &bytes)?;
             }
             None => {
-                if f.path.exists() {
-                    std::fs::remove_file(&f.path).map_err(|e| Error::io(&f.path, "removing", e))?;
-                }
+                crate::fs::remove_file(&f.path)?;
             }
         }
         restored.push(f.path.clone());
     }
     let mut removed = Vec::new();
-    for s in &bundle.secrets {
-        let id = SecretId::parse(s)?;
+    for id in delete {
         if vault.remove(&id)? {
-            removed.push(s.clone());
+            removed.push(id.to_string());
         }
     }
+    vault.save_index()?;
     vault.remove(&backup_id)?;
     vault.save_index()?;
-    Ok(Undone { backup: bid, restored, removed_secrets: removed })
+    Ok(Undone { backup: bid, restored, removed_secrets: removed, kept_secrets: kept })
+}
+
+fn newest_bundle_id(vault: &Vault) -> Option<String> {
+    vault
+        .index
+        .secrets
+        .iter()
+        .filter(|(id, e)| e.kind == EntryKind::Backup && id.starts_with(BACKUP_PREFIX))
+        .max_by_key(|(_, e)| e.created)
+        .map(|(id, _)| id.clone())
 }

@@ -145,7 +145,9 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
     if let Err(e) = vault.put(&id, &c.secret, entry) {
         match &file.original {
             Some(bytes) => crate::fs::write_atomic(&file.path, bytes)?,
-            None => std::fs::remove_file(&file.path).map_err(|io| Error::io(&file.path, "removing", io))?,
+            None => {
+                crate::fs::remove_file(&file.path)?;
+            }
         }
         return Err(e);
     }
