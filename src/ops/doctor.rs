@@ -307,8 +307,22 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         }
         // Unreferenced secrets: only when the reference file is there to compare with (after OpenClaw 2026.9 imports
         // and renames it, the references live in its SQLite store).
+        let sqlite = paths.sqlite_layout(a);
         if let Some(v) = &vault
-            && file.original.is_some()
+            && file.original.is_none()
+            && sqlite
+            && v.index.profiles_of(a).next().is_some()
+        {
+            r.add(
+                "SQLITE_REFS_UNCHECKED",
+                Severity::Info,
+                Some(&paths.agent_dir(a)),
+                "OpenClaw keeps this agent's references in its SQLite store, which doctor does not read: stored secrets it does not refer to are not reported".into(),
+                Some("openclaw models status (shows the references OpenClaw uses)".into()),
+            );
+        }
+        if let Some(v) = &vault
+            && (file.original.is_some() || !sqlite)
         {
             for (sid, e) in v.index.profiles_of(a) {
                 if !referenced.contains(sid) {
@@ -350,15 +364,28 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         && let Ok(text) = std::str::from_utf8(&bytes)
     {
         for k in dotenv::find_keys(text) {
+            let held = vault.as_ref().is_some_and(|v| {
+                v.index.secrets.contains_key(&format!("{}/{}:default", crate::paths::DEFAULT_AGENT, k.provider))
+            });
+            let fix = if held {
+                format!(
+                    "the vault already holds {p}:default (migrate moves this line only if it is the same key): check \
+                     which key is current, then delete line {} from .env by hand",
+                    k.line + 1,
+                    p = k.provider
+                )
+            } else {
+                format!(
+                    "clawkeep migrate (if profile {}:default already exists, delete the line from .env by hand)",
+                    k.provider
+                )
+            };
             r.add(
                 "ENV_PLAINTEXT",
                 Severity::Error,
                 Some(&paths.dotenv()),
                 format!("{} is set in plaintext (line {})", k.name, k.line + 1),
-                Some(format!(
-                    "clawkeep migrate (if profile {}:default already exists, delete the line from .env by hand)",
-                    k.provider
-                )),
+                Some(fix),
             );
         }
     }

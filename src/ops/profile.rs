@@ -138,6 +138,12 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
         updated: 0,
         extra: Default::default(),
     };
+    // openclaw.json's change is made in memory before anything is written, so a shape it cannot take (e.g.
+    // `auth.profiles` an array) is refused while nothing has changed.
+    let meta_changed = match config.as_mut() {
+        Some(cfg) => cfg.set_profile_meta(&c.profile_id, &c.provider, c.kind.as_str())?,
+        None => false,
+    };
     // Reference first: if it cannot be written, nothing else has changed. If the secret then cannot be stored,
     // the reference file is put back as it was.
     file.upsert_ref(&c.profile_id, &c.provider, c.kind, &id, c.expires);
@@ -153,8 +159,8 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
     }
     vault.save_index()?;
     // As OpenClaw's paste-token does: `auth.profiles.<id> = {provider, mode}` in openclaw.json, when it exists.
-    if let Some(cfg) = config.as_mut()
-        && cfg.set_profile_meta(&c.profile_id, &c.provider, c.kind.as_str())?
+    if let Some(cfg) = config.as_ref()
+        && meta_changed
     {
         cfg.save()?;
     }
