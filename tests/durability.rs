@@ -81,13 +81,12 @@ fn undo_never_deletes_a_secret_rotated_after_migrate() {
     assert!(env.snapshot() == before, "a refused undo changes nothing");
     assert_eq!(env.run(&["get", "openai:default"], "").stdout, "sk-NEW\n");
 
-    // --force restores the files, and keeps the newer secret in the vault.
+    // --force restores the rest, and keeps the newer secret in the vault with its profile referring to it.
     let u = env.run(&["migrate", "--undo", "--force"], "");
     assert_eq!(u.code, 0, "{u:?}");
     assert!(u.stdout.contains("kept `main/openai:default`"), "{u:?}");
-    assert_eq!(json(&env.auth_profiles())["profiles"]["openai:default"]["key"], "sk-OLD");
-    write_private(&env.auth_profiles(), r#"{"version":1,"profiles":{}}"#);
     assert_eq!(env.run(&["get", "openai:default"], "").stdout, "sk-NEW\n", "sk-NEW survived");
+    assert_eq!(json(&env.auth_profiles())["profiles"]["openai:default"]["keyRef"]["id"], "main/openai:default");
 }
 
 #[test]
@@ -145,7 +144,6 @@ fn migrate_of_a_key_the_vault_already_holds_removes_only_the_plaintext() {
     // Undo puts the line back and keeps the secret migrate did not store.
     assert_eq!(env.run(&["migrate", "--undo"], "").code, 0);
     assert_eq!(std::fs::read_to_string(env.state.join(".env")).unwrap(), "OPENAI_API_KEY=sk-BOTH\nPORT=1\n");
-    write_private(&env.auth_profiles(), r#"{"version":1,"profiles":{}}"#);
     assert_eq!(env.run(&["get", "openai:default"], "").stdout, "sk-BOTH\n");
 }
 
@@ -234,4 +232,551 @@ fn add_validates_openclaw_json_before_the_first_write() {
     assert_eq!(o.code, 65, "{o:?}");
     assert!(env.snapshot() == before, "nothing written");
     assert_eq!(add(&env, "openai", "sk-ARRAY", false).code, 65, "the rerun gets the same answer, not 67");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The model-based test: random sequences of commands, lost and stale files, and crashes between any two file
+// writes, checked after every step against a model of what the user last stored.
+//
+// It drives the library in-process (a process per step would take hours): one vault is created per run (one
+// argon2id), each case starts from a copy of it, and every step opens the vault with the identity unwrapped once
+// (`Vault::open_unlocked`), as the vault service does. A crash is simulated with `clawkeep::fs::fault`: the
+// command's (n+1)-th file write or removal fails, so it stops there, leaving what a crash would leave.
+//
+// Cases: `CLAWKEEP_MODEL_CASES` (default 1,000, each of 20 to 29 steps); seed: `CLAWKEEP_MODEL_SEED`. A failing
+// case is shrunk (steps dropped, crashes removed while it still fails) and printed with its seed.
+
+mod model {
+    use std::collections::BTreeMap;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::path::{Path, PathBuf};
+
+    use clawkeep::fs::fault;
+    use clawkeep::ops::{doctor, migrate, profile};
+    use clawkeep::paths::Paths;
+    use clawkeep::profiles::CredType;
+    use clawkeep::secret::{ExposeSecret, SecretId, SecretString};
+    use clawkeep::vault::store::FileStore;
+    use clawkeep::vault::{Backend, SecretStore, SharedIdentity, Vault, identity::WrappedIdentity};
+
+    /// Profiles of agent `main`; the first two are also reachable from `.env`.
+    const PIDS: [(&str, &str, &str); 3] = [
+        ("openai:default", "openai", "OPENAI_API_KEY"),
+        ("groq:default", "groq", "GROQ_API_KEY"),
+        ("openai:work", "openai", ""),
+    ];
+    const PASS: &str = "model passphrase";
+
+    fn val(v: u8) -> String {
+        format!("sk-model-{v}")
+    }
+
+    #[derive(Debug, Clone)]
+    pub enum Step {
+        Add {
+            pid: usize,
+            val: u8,
+            force: bool,
+            crash: Option<u8>,
+        },
+        Remove {
+            pid: usize,
+            crash: Option<u8>,
+        },
+        Migrate {
+            crash: Option<u8>,
+        },
+        Undo {
+            force: bool,
+            crash: Option<u8>,
+        },
+        Init,
+        DoctorFix {
+            crash: Option<u8>,
+        },
+        LoseVaultJson,
+        LoseIndex,
+        LoseAuthProfiles,
+        /// OpenClaw 2026.9 imports auth-profiles.json and renames it `.migrated-<n>`.
+        ImportRename,
+        /// A `NAME=value` line appended to `.env`.
+        EnvLine {
+            pid: usize,
+            val: u8,
+        },
+        /// A plaintext profile written into auth-profiles.json (by OpenClaw or by hand).
+        PlaintextProfile {
+            pid: usize,
+            val: u8,
+        },
+    }
+
+    impl Step {
+        fn crash_mut(&mut self) -> Option<&mut Option<u8>> {
+            match self {
+                Step::Add { crash, .. }
+                | Step::Remove { crash, .. }
+                | Step::Migrate { crash }
+                | Step::Undo { crash, .. }
+                | Step::DoctorFix { crash } => Some(crash),
+                _ => None,
+            }
+        }
+    }
+
+    /// splitmix64: small, seedable, good enough to pick steps.
+    pub struct Rng(u64);
+    impl Rng {
+        pub fn new(seed: u64) -> Rng {
+            Rng(seed)
+        }
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    pub fn gen_case(rng: &mut Rng) -> Vec<Step> {
+        let n = 20 + rng.below(10) as usize;
+        (0..n)
+            .map(|_| {
+                let crash = |r: &mut Rng| if r.below(10) < 3 { Some(r.below(8) as u8) } else { None };
+                let pid = rng.below(PIDS.len() as u64) as usize;
+                let v = rng.below(5) as u8;
+                match rng.below(100) {
+                    0..25 => Step::Add { pid, val: v, force: rng.below(10) < 3, crash: crash(rng) },
+                    25..35 => Step::Remove { pid, crash: crash(rng) },
+                    35..48 => Step::Migrate { crash: crash(rng) },
+                    48..58 => Step::Undo { force: rng.below(10) < 4, crash: crash(rng) },
+                    58..62 => Step::Init,
+                    62..70 => Step::DoctorFix { crash: crash(rng) },
+                    70..73 => Step::LoseVaultJson,
+                    73..76 => Step::LoseIndex,
+                    76..79 => Step::LoseAuthProfiles,
+                    79..84 => Step::ImportRename,
+                    84..92 => Step::EnvLine { pid: pid % 2, val: v },
+                    _ => Step::PlaintextProfile { pid, val: v },
+                }
+            })
+            .collect()
+    }
+
+    /// The vault every case starts from, and its identity (unwrapped once).
+    pub struct Template {
+        pub dir: tempfile::TempDir,
+        identity: SharedIdentity,
+    }
+
+    impl Template {
+        pub fn new() -> Template {
+            let dir = tempfile::tempdir().unwrap();
+            let paths = paths_in(dir.path());
+            mkdir(&paths.state_dir);
+            Vault::init(&paths, Backend::File, Some(&SecretString::from(PASS.to_string()))).unwrap();
+            let vault = Vault::open(&paths, Box::new(|| Ok(SecretString::from(PASS.to_string())))).unwrap();
+            let identity = vault.unlocked_identity().unwrap().unwrap();
+            Template { dir, identity }
+        }
+    }
+
+    /// A temp dir, on tmpfs when there is one (OpenClaw's lock files are fsynced; on tmpfs that costs nothing).
+    fn tempdir() -> tempfile::TempDir {
+        let shm = Path::new("/dev/shm");
+        if shm.is_dir()
+            && let Ok(d) = tempfile::tempdir_in(shm)
+        {
+            return d;
+        }
+        tempfile::tempdir().unwrap()
+    }
+
+    fn paths_in(root: &Path) -> Paths {
+        let state_dir = root.join("state");
+        Paths { clawkeep_dir: state_dir.join("clawkeep"), state_dir }
+    }
+
+    fn mkdir(p: &Path) {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(p).unwrap();
+    }
+
+    struct World {
+        _dir: tempfile::TempDir,
+        paths: Paths,
+        identity: SharedIdentity,
+        identity_bytes: Vec<u8>,
+        /// What the user last stored, per profile.
+        model: BTreeMap<usize, String>,
+        archives: u32,
+    }
+
+    fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+        fn walk(d: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+            let Ok(rd) = std::fs::read_dir(d) else { return };
+            for e in rd.flatten() {
+                let p = e.path();
+                let Ok(md) = std::fs::symlink_metadata(&p) else { continue };
+                let name = p.file_name().unwrap().to_string_lossy().to_string();
+                if md.is_dir() {
+                    walk(&p, out);
+                } else if name != "lock" && !name.ends_with(".lock") {
+                    out.insert(p, std::fs::read(e.path()).unwrap_or_default());
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(dir, &mut out);
+        out
+    }
+
+    fn inline_of(p: &serde_json::Value) -> Option<&str> {
+        ["key", "apiKey", "token"].iter().find_map(|k| p.get(*k).and_then(|v| v.as_str()))
+    }
+
+    impl World {
+        fn new(t: &Template) -> World {
+            let dir = tempdir();
+            let paths = paths_in(dir.path());
+            let src = paths_in(t.dir.path());
+            mkdir(&paths.clawkeep_dir);
+            mkdir(&paths.clawkeep_dir.join("secrets"));
+            mkdir(&paths.agent_dir("main"));
+            for f in ["vault.json", "index.json", "identity.json"] {
+                std::fs::copy(src.clawkeep_dir.join(f), paths.clawkeep_dir.join(f)).unwrap();
+            }
+            let identity_bytes = std::fs::read(paths.clawkeep_dir.join("identity.json")).unwrap();
+            World {
+                _dir: dir,
+                paths,
+                identity: t.identity.clone(),
+                identity_bytes,
+                model: BTreeMap::new(),
+                archives: 0,
+            }
+        }
+
+        fn open(&self) -> clawkeep::Result<Vault> {
+            Vault::open_unlocked(&self.paths, Some(self.identity.clone()))
+        }
+
+        /// The secret the store holds for a profile, read straight from its file (no vault.json or index needed).
+        fn in_store(&self, pid: usize) -> Option<String> {
+            let ck = &self.paths.clawkeep_dir;
+            let raw = std::fs::read(ck.join("identity.json")).ok()?;
+            let wrapped: WrappedIdentity = serde_json::from_slice(&raw).ok()?;
+            let store = FileStore::open(
+                ck.join("secrets"),
+                ck.join("identity.json"),
+                wrapped,
+                Box::new(|| Err(clawkeep::Error::VaultLocked)),
+            )
+            .ok()?;
+            store.set_identity(self.identity.clone());
+            let id = SecretId::for_profile("main", PIDS[pid].0).unwrap();
+            store.get(&id).ok()?.map(|s| s.expose_secret().to_string())
+        }
+
+        /// Plaintext values of a profile in OpenClaw's files (auth-profiles.json, its archives, .env).
+        fn in_plaintext(&self, pid: usize) -> Vec<String> {
+            let mut out = Vec::new();
+            let dir = self.paths.agent_dir("main");
+            if let Ok(rd) = std::fs::read_dir(&dir) {
+                for e in rd.flatten() {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    if (name == "auth-profiles.json" || name.starts_with("auth-profiles.json.migrated-"))
+                        && let Ok(b) = std::fs::read(e.path())
+                        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&b)
+                        && let Some(s) = v.pointer(&format!("/profiles/{}", PIDS[pid].0)).and_then(inline_of)
+                    {
+                        out.push(s.to_string());
+                    }
+                }
+            }
+            if !PIDS[pid].2.is_empty()
+                && let Ok(text) = std::fs::read_to_string(self.paths.dotenv())
+            {
+                for k in clawkeep::profiles::dotenv::find_keys(&text) {
+                    if k.name == PIDS[pid].2 {
+                        out.push(k.value.to_string());
+                    }
+                }
+            }
+            out
+        }
+
+        fn retrievable(&self, pid: usize, v: &str) -> bool {
+            self.in_store(pid).as_deref() == Some(v) || self.in_plaintext(pid).iter().any(|x| x == v)
+        }
+
+        fn write_json(&self, path: &Path, v: &serde_json::Value) {
+            std::fs::write(path, serde_json::to_vec_pretty(v).unwrap()).unwrap();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+
+        /// Run one step; Err describes a broken promise.
+        fn step(&mut self, s: &Step) -> Result<(), String> {
+            let before = snapshot(&self.paths.state_dir);
+            // Candidates for each profile after the step: what it may hold now (None: gone is fine).
+            let mut after: BTreeMap<usize, Vec<Option<String>>> =
+                self.model.iter().map(|(k, v)| (*k, vec![Some(v.clone())])).collect();
+            let crash = match s {
+                Step::Add { crash, .. }
+                | Step::Remove { crash, .. }
+                | Step::Migrate { crash }
+                | Step::Undo { crash, .. }
+                | Step::DoctorFix { crash } => *crash,
+                _ => None,
+            };
+            if let Some(n) = crash {
+                fault::fail_after(n.into());
+            }
+            let res: clawkeep::Result<()> = match s {
+                Step::Add { pid, val: v, force, .. } => {
+                    let held_before = self.model.get(pid).is_some_and(|m| self.in_store(*pid).as_deref() == Some(m));
+                    let r = self.open().and_then(|mut vault| {
+                        profile::add(
+                            &mut vault,
+                            &self.paths,
+                            profile::NewCredential {
+                                agent: "main".into(),
+                                provider: PIDS[*pid].1.into(),
+                                profile_id: PIDS[*pid].0.into(),
+                                kind: CredType::ApiKey,
+                                secret: SecretString::from(val(*v)),
+                                expires: None,
+                                email: None,
+                                force: *force,
+                            },
+                        )
+                        .map(|_| ())
+                    });
+                    match &r {
+                        Ok(()) => {
+                            fault::clear();
+                            if !force && held_before && self.model.get(pid) != Some(&val(*v)) {
+                                return Err(format!(
+                                    "add without --force replaced the stored secret of {}",
+                                    PIDS[*pid].0
+                                ));
+                            }
+                            let got = self
+                                .open()
+                                .and_then(|vault| profile::secret_of(&vault, &self.paths, "main", PIDS[*pid].0))
+                                .map(|s| s.expose_secret().to_string());
+                            if got.as_deref().ok() != Some(val(*v).as_str()) {
+                                return Err(format!("after add, `get {}` answered {got:?}", PIDS[*pid].0));
+                            }
+                            after.insert(*pid, vec![Some(val(*v))]);
+                        }
+                        Err(_) if fault::tripped() => {
+                            after.entry(*pid).or_insert_with(|| vec![None]).insert(0, Some(val(*v)));
+                        }
+                        Err(_) => {}
+                    }
+                    r
+                }
+                Step::Remove { pid, .. } => {
+                    let r = self
+                        .open()
+                        .and_then(|mut vault| profile::remove(&mut vault, &self.paths, "main", PIDS[*pid].0));
+                    match &r {
+                        Ok(()) => {
+                            after.remove(pid);
+                        }
+                        Err(_) if fault::tripped() => {
+                            if let Some(c) = after.get_mut(pid) {
+                                c.push(None);
+                            }
+                        }
+                        Err(_) => {}
+                    }
+                    r
+                }
+                Step::Migrate { .. } => self.open().and_then(|mut vault| {
+                    migrate::migrate(&mut vault, &self.paths, &["main".into()], false).map(|_| ())
+                }),
+                Step::Undo { force, .. } => {
+                    self.open().and_then(|mut vault| migrate::undo(&mut vault, *force).map(|_| ()))
+                }
+                Step::Init => {
+                    let r = Vault::init(&self.paths, Backend::File, Some(&SecretString::from("another".to_string())));
+                    if r.is_ok() {
+                        return Err("init created a new vault over an existing one".into());
+                    }
+                    r
+                }
+                Step::DoctorFix { .. } => {
+                    doctor::run(&self.paths, &["main".into()], true, 0);
+                    Ok(())
+                }
+                Step::LoseVaultJson => {
+                    let _ = std::fs::remove_file(self.paths.clawkeep_dir.join("vault.json"));
+                    Ok(())
+                }
+                Step::LoseIndex => {
+                    let _ = std::fs::remove_file(self.paths.clawkeep_dir.join("index.json"));
+                    Ok(())
+                }
+                Step::LoseAuthProfiles => {
+                    // The user deletes the file: plaintext that lived only there is gone by their hand.
+                    let _ = std::fs::remove_file(self.paths.auth_profiles("main"));
+                    for (pid, v) in self.model.clone() {
+                        if !self.retrievable(pid, &v) {
+                            after.get_mut(&pid).unwrap().push(None);
+                        }
+                    }
+                    Ok(())
+                }
+                Step::ImportRename => {
+                    let ap = self.paths.auth_profiles("main");
+                    if ap.exists() {
+                        self.archives += 1;
+                        let to = ap.with_file_name(format!("auth-profiles.json.migrated-{}", self.archives));
+                        std::fs::rename(&ap, to).unwrap();
+                    }
+                    Ok(())
+                }
+                Step::EnvLine { pid, val: v } => {
+                    let path = self.paths.dotenv();
+                    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+                    text.push_str(&format!("{}={}\n", PIDS[*pid].2, val(*v)));
+                    std::fs::write(&path, text).unwrap();
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+                    // A new key the user put there; with a profile already stored it is a stale line.
+                    if !self.model.contains_key(pid) {
+                        after.insert(*pid, vec![Some(val(*v))]);
+                    }
+                    Ok(())
+                }
+                Step::PlaintextProfile { pid, val: v } => {
+                    let path = self.paths.auth_profiles("main");
+                    let mut doc = match std::fs::read(&path) {
+                        Ok(b) => match serde_json::from_slice::<serde_json::Value>(&b) {
+                            Ok(d) => d,
+                            Err(_) => return Ok(()),
+                        },
+                        Err(_) => serde_json::json!({"version": 1, "profiles": {}}),
+                    };
+                    if doc.pointer(&format!("/profiles/{}", PIDS[*pid].0)).is_none()
+                        && let Some(p) = doc.get_mut("profiles").and_then(|p| p.as_object_mut())
+                    {
+                        p.insert(
+                            PIDS[*pid].0.into(),
+                            serde_json::json!({"type": "api_key", "provider": PIDS[*pid].1, "key": val(*v)}),
+                        );
+                        self.write_json(&path, &doc);
+                        after.insert(*pid, vec![Some(val(*v))]);
+                    }
+                    Ok(())
+                }
+            };
+            let crashed = fault::tripped();
+            fault::clear();
+            if let Err(e) = &res
+                && !crashed
+                && snapshot(&self.paths.state_dir) != before
+            {
+                return Err(format!("the command failed ({e}) and still changed files"));
+            }
+            // The identity is never replaced: every secret stays decryptable.
+            if std::fs::read(self.paths.clawkeep_dir.join("identity.json")).ok().as_deref()
+                != Some(&self.identity_bytes[..])
+            {
+                return Err("identity.json was replaced or removed".into());
+            }
+            // Every profile still holds what the user last stored (or, after a crash, the old or the new value).
+            let mut model = BTreeMap::new();
+            for (pid, cands) in after {
+                let found = cands.iter().find(|c| c.as_ref().is_some_and(|v| self.retrievable(pid, v)));
+                match found {
+                    Some(Some(v)) => {
+                        model.insert(pid, v.clone());
+                    }
+                    _ if cands.contains(&None) => {}
+                    _ => {
+                        return Err(format!(
+                            "{} lost its secret (expected one of {cands:?}; store has {:?}, plaintext {:?})",
+                            PIDS[pid].0,
+                            self.in_store(pid),
+                            self.in_plaintext(pid)
+                        ));
+                    }
+                }
+            }
+            self.model = model;
+            Ok(())
+        }
+    }
+
+    /// Run a case; on a broken promise, the step index and what broke.
+    pub fn run_case(t: &Template, steps: &[Step]) -> Result<(), (usize, String)> {
+        fault::skip_fsync(true);
+        let mut w = World::new(t);
+        for (i, s) in steps.iter().enumerate() {
+            w.step(s).map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
+    /// Drop steps and crashes while the case still fails.
+    pub fn shrink(t: &Template, mut steps: Vec<Step>) -> Vec<Step> {
+        loop {
+            let mut smaller = false;
+            let n = steps.len();
+            for i in (0..n).rev() {
+                let mut c = steps.clone();
+                c.remove(i);
+                if run_case(t, &c).is_err() {
+                    steps = c;
+                    smaller = true;
+                }
+                if steps.len() != n {
+                    break;
+                }
+            }
+            for i in 0..steps.len() {
+                let mut c = steps.clone();
+                if let Some(cr) = c[i].crash_mut()
+                    && cr.is_some()
+                {
+                    *cr = None;
+                    if run_case(t, &c).is_err() {
+                        steps = c;
+                        smaller = true;
+                    }
+                }
+            }
+            if !smaller {
+                return steps;
+            }
+        }
+    }
+}
+
+#[test]
+fn model_based_durability() {
+    let cases: u64 = std::env::var("CLAWKEEP_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let seed: u64 = std::env::var("CLAWKEEP_MODEL_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5eed_c1a5);
+    let t = model::Template::new();
+    let start = Instant::now();
+    for case in 0..cases {
+        let case_seed = seed.wrapping_add(case);
+        let steps = model::gen_case(&mut model::Rng::new(case_seed));
+        if let Err((i, why)) = model::run_case(&t, &steps) {
+            let small = model::shrink(&t, steps[..=i].to_vec());
+            let (j, why_small) = model::run_case(&t, &small).err().unwrap_or((i, why.clone()));
+            panic!(
+                "durability broken in case {case} (CLAWKEEP_MODEL_SEED={seed} CLAWKEEP_MODEL_CASES={}): {why}\n\
+                 shrunk to {} steps, failing at step {j}: {why_small}\n{small:#?}",
+                case + 1,
+                small.len()
+            );
+        }
+    }
+    eprintln!("model_based_durability: {cases} cases in {:.1} s", start.elapsed().as_secs_f64());
 }

@@ -175,7 +175,8 @@ enum Held {
 }
 
 fn held(vault: &Vault, id: &SecretId, secret: &SecretString, compare: Compare) -> Result<Held> {
-    if !vault.index.secrets.contains_key(id.as_str()) {
+    // The store counts too: a secret whose index entry was lost (crash, lost index.json) is still the user's.
+    if !vault.index.secrets.contains_key(id.as_str()) && !vault.present_in_store(id)? {
         return Ok(Held::No);
     }
     if compare == Compare::Skip {
@@ -691,7 +692,9 @@ fn newest_bundle(vault: &Vault) -> Result<(String, Bundle)> {
 }
 
 /// Restore the files from the newest migration backup. Refuses when a file changed since the migration, or a
-/// secret migrate stored was replaced since, unless `force`; even then a replaced secret is kept.
+/// secret migrate stored was replaced since, unless `force`. Even then it loses nothing: a changed file is merged
+/// (the migrated entries get their plaintext back, everything added since stays), a replaced secret is kept and
+/// its profile keeps referring to it, and a secret is deleted only once its plaintext is back in a file.
 pub fn undo(vault: &mut Vault, force: bool) -> Result<Undone> {
     // Read (and decrypt) the backup before taking any lock: it may ask for the passphrase.
     let (bid, bundle) = newest_bundle(vault)?;
@@ -702,18 +705,22 @@ pub fn undo(vault: &mut Vault, force: bool) -> Result<Undone> {
         )));
     }
     let backup_id = SecretId::parse(&bid)?;
+    let mut currents = Vec::new();
     for f in &bundle.files {
+        crate::fs::check_file(&f.path, false)?;
         let now = crate::fs::read_optional(&f.path)?;
-        let current = now.as_ref().map(|b| sha256_hex(b));
-        if current != f.written && !force {
+        let changed = now.as_ref().map(|b| sha256_hex(b)) != f.written;
+        if changed && !force {
             return Err(Error::InvalidInput(format!(
-                "{} changed after the migration; undo would lose those changes (pass --force to restore anyway)",
+                "{} changed after the migration; undo would lose those changes (pass --force to merge: the \
+                 migrated entries get their plaintext back, the changes stay)",
                 f.path.display()
             )));
         }
+        currents.push((now, changed));
     }
     // A secret replaced since the migration (`add --force`, the service's `store`) is never deleted.
-    let mut delete = Vec::new();
+    let mut deletable = std::collections::BTreeSet::new();
     let mut kept = Vec::new();
     for s in &bundle.secrets {
         let id = SecretId::parse(s)?;
@@ -727,49 +734,220 @@ pub fn undo(vault: &mut Vault, force: bool) -> Result<Undone> {
             // A version-1 backup recorded no hash: what is stored now cannot be told from what migrate stored.
             (Ok(_), None) => false,
         };
-        if unchanged { delete.push(id) } else { kept.push(s.clone()) }
+        if unchanged {
+            deletable.insert(s.clone());
+        } else {
+            kept.push(s.clone());
+        }
     }
     if !kept.is_empty() && !force {
         return Err(Error::InvalidInput(format!(
             "changed since the migration (or not recorded by it): {}; undo would delete the current secret \
-             (pass --force to restore the files anyway: those secrets then stay in the vault)",
+             (pass --force to restore the rest: those secrets then stay in the vault and their profiles keep \
+             referring to them)",
             kept.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
         )));
     }
+    // Every new content is worked out before the first write.
+    let mut writes: Vec<(PathBuf, Option<Zeroizing<Vec<u8>>>)> = Vec::new();
+    let mut restored_ids = std::collections::BTreeSet::new();
+    for (f, (now, changed)) in bundle.files.iter().zip(currents) {
+        let original = match &f.original {
+            Some(b64) => Some(Zeroizing::new(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .map_err(|_| Error::Corrupt { path: f.path.clone(), what: format!("the backup `{bid}`") })?,
+            )),
+            None => None,
+        };
+        let ids = original.as_ref().map(|o| plaintext_ids(&f.path, o)).unwrap_or_default();
+        if !changed && kept.is_empty() {
+            // Byte for byte, as before the migration.
+            restored_ids.extend(ids);
+            writes.push((f.path.clone(), original));
+        } else {
+            let o = original.as_ref().map_or(&b"{}"[..], |o| &o[..]);
+            let (merged, back) = merge(&f.path, o, now.as_deref().map(|v| &v[..]), &deletable)?;
+            restored_ids.extend(back);
+            writes.push((f.path.clone(), Some(Zeroizing::new(merged))));
+        }
+    }
     let mut restored = Vec::new();
     let mut _oc = Vec::new();
-    for f in &bundle.files {
-        if f.path.file_name().is_some_and(|n| n != ".env") && f.path.parent().is_some_and(Path::is_dir) {
-            _oc.push(crate::fs::OpenClawLock::acquire(&f.path)?);
+    for (path, _) in &writes {
+        if path.file_name().is_some_and(|n| n != ".env") && path.parent().is_some_and(Path::is_dir) {
+            _oc.push(crate::fs::OpenClawLock::acquire(path)?);
         }
     }
     // Plaintext back first; the vault copies go only after.
-    for f in &bundle.files {
-        match &f.original {
-            Some(b64) => {
-                let bytes = Zeroizing::new(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(b64)
-                        .map_err(|_| Error::Corrupt { path: f.path.clone(), what: format!("the backup `{bid}`") })?,
-                );
-                crate::fs::write_atomic(&f.path, &bytes)?;
-            }
+    for (path, content) in &writes {
+        match content {
+            Some(bytes) => crate::fs::write_atomic(path, bytes)?,
             None => {
-                crate::fs::remove_file(&f.path)?;
+                crate::fs::remove_file(path)?;
             }
         }
-        restored.push(f.path.clone());
+        restored.push(path.clone());
     }
     let mut removed = Vec::new();
-    for id in delete {
-        if vault.remove(&id)? {
-            removed.push(id.to_string());
+    for s in &deletable {
+        if !restored_ids.contains(s) {
+            kept.push(s.clone());
+            continue;
+        }
+        if vault.remove(&SecretId::parse(s)?)? {
+            removed.push(s.clone());
         }
     }
     vault.save_index()?;
     vault.remove(&backup_id)?;
     vault.save_index()?;
     Ok(Undone { backup: bid, restored, removed_secrets: removed, kept_secrets: kept })
+}
+
+/// The agent a file in `<state>/agents/<agent>/agent/` belongs to (`.env`: the default agent).
+fn agent_of(path: &Path) -> String {
+    path.parent()
+        .and_then(Path::parent)
+        .filter(|_| path.file_name().is_some_and(|n| n != ".env"))
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or(DEFAULT_AGENT)
+        .to_string()
+}
+
+fn is_env(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == ".env")
+}
+
+fn is_legacy(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == "auth.json")
+}
+
+/// The profiles of an auth-profiles.json document (a flat legacy map read as version 1).
+fn profiles_of(doc: Map<String, Value>) -> Map<String, Value> {
+    let doc = if is_flat_legacy(&doc) { convert_flat(doc) } else { doc };
+    doc.get("profiles").and_then(Value::as_object).cloned().unwrap_or_default()
+}
+
+fn parse_object(path: &Path, bytes: &[u8]) -> Result<Map<String, Value>> {
+    match serde_json::from_slice(bytes).map_err(|e| Error::json(path, &e))? {
+        Value::Object(m) => Ok(m),
+        _ => Err(Error::InvalidField {
+            path: path.into(),
+            field: "(top level)".into(),
+            message: "expected a JSON object".into(),
+        }),
+    }
+}
+
+/// Secret ids whose plaintext a (pre-migration) file holds.
+fn plaintext_ids(path: &Path, bytes: &[u8]) -> Vec<String> {
+    let agent = agent_of(path);
+    let id = |pid: &str| SecretId::for_profile(&agent, pid).ok().map(|i| i.to_string());
+    if is_env(path) {
+        let text = std::str::from_utf8(bytes).unwrap_or_default();
+        return dotenv::find_keys(text).iter().filter_map(|k| id(&format!("{}:default", k.provider))).collect();
+    }
+    let Ok(doc) = parse_object(path, bytes) else { return Vec::new() };
+    let entries = if is_legacy(path) {
+        doc.into_iter().map(|(p, v)| (format!("{p}:default"), v)).collect::<Vec<_>>()
+    } else {
+        profiles_of(doc).into_iter().collect()
+    };
+    entries
+        .iter()
+        .filter(|(_, v)| v.as_object().and_then(inline_secret).is_some())
+        .filter_map(|(pid, _)| id(pid))
+        .collect()
+}
+
+/// A file changed since the migration (or holding a reference to a secret that is kept): the current content
+/// with the plaintext of each `deletable` secret put back. Returns the content and the ids put back.
+fn merge(
+    path: &Path,
+    original: &[u8],
+    current: Option<&[u8]>,
+    deletable: &std::collections::BTreeSet<String>,
+) -> Result<(Vec<u8>, Vec<String>)> {
+    let agent = agent_of(path);
+    let id_of = |pid: &str| SecretId::for_profile(&agent, pid).map(|i| i.to_string());
+    let mut back = Vec::new();
+    if is_env(path) {
+        let orig = std::str::from_utf8(original).unwrap_or_default();
+        let mut text = current.map(|c| String::from_utf8_lossy(c).into_owned()).unwrap_or_default();
+        let lines: Vec<&str> = orig.lines().collect();
+        for k in dotenv::find_keys(orig) {
+            let id = id_of(&format!("{}:default", k.provider))?;
+            if deletable.contains(&id) && !back.contains(&id) {
+                if !text.is_empty() && !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                text.push_str(lines[k.line]);
+                text.push('\n');
+                back.push(id);
+            }
+        }
+        return Ok((text.into_bytes(), back));
+    }
+    let orig = parse_object(path, original)?;
+    let mut doc = match current {
+        Some(c) => parse_object(path, c)?,
+        None if is_legacy(path) => Map::new(),
+        None => {
+            let mut d = Map::new();
+            d.insert("version".into(), json!(1));
+            d.insert("profiles".into(), json!({}));
+            d
+        }
+    };
+    if is_legacy(path) {
+        for (provider, v) in orig {
+            let id = id_of(&format!("{provider}:default"))?;
+            if deletable.contains(&id) && v.as_object().and_then(inline_secret).is_some() {
+                doc.insert(provider, v);
+                back.push(id);
+            }
+        }
+        return Ok((serialize(&doc), back));
+    }
+    if is_flat_legacy(&doc) {
+        return Err(Error::InvalidInput(format!(
+            "{}: changed since the migration into a format undo cannot merge; restore it by hand",
+            path.display()
+        )));
+    }
+    let orig_profiles = profiles_of(orig);
+    let profiles = doc.entry("profiles").or_insert_with(|| json!({}));
+    let Some(profiles) = profiles.as_object_mut() else {
+        return Err(Error::InvalidField {
+            path: path.into(),
+            field: "profiles".into(),
+            message: "expected an object".into(),
+        });
+    };
+    // Each profile still referring to a secret migrate stored gets its plaintext entry back (or goes, when
+    // migrate created it from .env or auth.json, whose lines come back there).
+    let pids: Vec<String> = profiles.keys().cloned().collect();
+    for pid in pids {
+        let Some(r) = profiles.get(&pid).and_then(Value::as_object).and_then(profile_ref) else { continue };
+        if !r.is_clawkeep() || !deletable.contains(&r.id) {
+            continue;
+        }
+        match orig_profiles.get(&pid) {
+            Some(o) if o.as_object().and_then(inline_secret).is_some() => {
+                profiles.insert(pid.clone(), o.clone());
+                back.push(r.id.clone());
+            }
+            Some(o) => {
+                profiles.insert(pid.clone(), o.clone());
+            }
+            None => {
+                profiles.shift_remove(&pid);
+            }
+        }
+    }
+    Ok((serialize(&doc), back))
 }
 
 fn newest_bundle_id(vault: &Vault) -> Option<String> {

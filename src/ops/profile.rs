@@ -118,7 +118,11 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
     let mut file = AuthProfiles::load(&paths.auth_profiles(&c.agent))?;
     // openclaw.json is read (and a broken one refused) before anything is written.
     let mut config = OpenClawConfig::load_existing(&paths.openclaw_config())?;
-    let exists = file.get(&c.profile_id).is_some() || vault.index.secrets.contains_key(id.as_str());
+    // A secret in the store that the index lost (crash, lost index.json) is still the user's: only --force
+    // replaces it.
+    let exists = file.get(&c.profile_id).is_some()
+        || vault.index.secrets.contains_key(id.as_str())
+        || (!c.force && vault.present_in_store(&id)?);
     if exists && !c.force {
         return Err(Error::DuplicateProfile { agent: c.agent, profile: c.profile_id });
     }
@@ -144,20 +148,15 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
         Some(cfg) => cfg.set_profile_meta(&c.profile_id, &c.provider, c.kind.as_str())?,
         None => false,
     };
-    // Reference first: if it cannot be written, nothing else has changed. If the secret then cannot be stored,
-    // the reference file is put back as it was.
+    // The secret first, the reference after: a stop at any point leaves the old reference or plaintext (and the
+    // new secret stored), never a reference without its secret or a plaintext key replaced by nothing. The files
+    // the reference goes to were checked above (read, permissions, openclaw.json's shape), so a refusal comes
+    // before anything is written.
+    crate::fs::check_file(&file.path, true)?;
     file.upsert_ref(&c.profile_id, &c.provider, c.kind, &id, c.expires);
-    file.save()?;
-    if let Err(e) = vault.put(&id, &c.secret, entry) {
-        match &file.original {
-            Some(bytes) => crate::fs::write_atomic(&file.path, bytes)?,
-            None => {
-                crate::fs::remove_file(&file.path)?;
-            }
-        }
-        return Err(e);
-    }
+    vault.put(&id, &c.secret, entry)?;
     vault.save_index()?;
+    file.save()?;
     // As OpenClaw's paste-token does: `auth.profiles.<id> = {provider, mode}` in openclaw.json, when it exists.
     if let Some(cfg) = config.as_ref()
         && meta_changed
