@@ -363,7 +363,20 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
     if let Ok(Some(bytes)) = crate::fs::read_optional(&paths.dotenv())
         && let Ok(text) = std::str::from_utf8(&bytes)
     {
-        for k in dotenv::find_keys(text) {
+        let found = dotenv::read(text);
+        for u in &found.unsure {
+            r.add(
+                "ENV_PLAINTEXT",
+                Severity::Error,
+                Some(&paths.dotenv()),
+                format!("{} may be set in plaintext (line {}; {})", u.name, u.line + 1, u.why),
+                Some(format!(
+                    "store the key with `clawkeep models auth add`, then delete the {} line(s) from .env by hand",
+                    u.name
+                )),
+            );
+        }
+        for k in found.keys {
             let held = vault.as_ref().is_some_and(|v| {
                 v.index.secrets.contains_key(&format!("{}/{}:default", crate::paths::DEFAULT_AGENT, k.provider))
             });

@@ -553,7 +553,26 @@ fn plan(vault: &Vault, paths: &Paths, agents: &[String], compare: Compare) -> Re
                 let text = std::str::from_utf8(&bytes)
                     .map_err(|_| Error::InvalidInput(format!("{}: not UTF-8 text", env_path.display())))?;
                 let mut drop = Vec::new();
-                for k in dotenv::find_keys(text) {
+                let found = dotenv::read(text);
+                for u in &found.unsure {
+                    if let Some(provider) = dotenv::provider_for_env(&u.name) {
+                        report.items.push(Item {
+                            agent: agent.clone(),
+                            profile_id: format!("{provider}:default"),
+                            provider: provider.into(),
+                            cred_type: "api_key".into(),
+                            source: env_path.clone(),
+                            action: "skipped".into(),
+                            note: Some(format!(
+                                "{} on line {} left in .env: {} (move it by hand with `clawkeep models auth add`)",
+                                u.name,
+                                u.line + 1,
+                                u.why
+                            )),
+                        });
+                    }
+                }
+                for k in found.keys {
                     let pid = format!("{}:default", k.provider);
                     let taken =
                         ap.get(&pid).is_some() || moves.iter().any(|m| m.agent == *agent && m.profile_id == pid);
