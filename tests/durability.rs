@@ -780,3 +780,32 @@ fn model_based_durability() {
     }
     eprintln!("model_based_durability: {cases} cases in {:.1} s", start.elapsed().as_secs_f64());
 }
+
+#[test]
+fn openclaw_json_backups_hold_no_literal_key_and_doctor_scans_old_ones() {
+    let env = Env::new();
+    env.init_file();
+    let cfg = env.state.join("openclaw.json");
+    let original = "// gateway\n{\n  models: { providers: { openai: { apiKey: 'sk-LITERAL-in-config', baseUrl: 'https://x' } } },\n  gateway: { port: 1 },\n}\n";
+    write_private(&cfg, original);
+    let bak = env.state.join("openclaw.json.clawkeep.bak");
+    for args in [&["openclaw", "wire"][..], &["models", "auth", "add", "--provider", "groq"][..]] {
+        let o = env.run(args, "gsk-bak");
+        assert_eq!(o.code, 0, "{args:?}: {o:?}");
+        let b = std::fs::read_to_string(&bak).unwrap();
+        assert!(!b.contains("sk-LITERAL-in-config"), "{args:?} wrote the key into the backup: {b}");
+    }
+    // Comments and layout of the original are kept around the left-out key.
+    write_private(&cfg, original);
+    assert_eq!(env.run(&["openclaw", "wire"], "").code, 0);
+    let b = std::fs::read_to_string(&bak).unwrap();
+    assert!(b.starts_with("// gateway\n") && b.contains("baseUrl: 'https://x'"), "{b}");
+
+    // A backup written by an earlier clawkeep is reported, after the user fixed openclaw.json itself.
+    write_private(&bak, original);
+    write_private(&cfg, "{}");
+    let d = env.run(&["doctor"], "");
+    assert_ne!(d.code, 0, "{d:?}");
+    assert!(d.stdout.contains("BACKUP_PLAINTEXT"), "{d:?}");
+    assert!(!d.stdout.contains("sk-LITERAL"), "{d:?}");
+}

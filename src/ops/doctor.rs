@@ -402,6 +402,27 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
             );
         }
     }
+    // A backup clawkeep wrote before it left literal keys out of them may still hold one.
+    let bak =
+        crate::profiles::OpenClawConfig { path: paths.openclaw_config(), doc: Default::default(), original: None }
+            .backup_path();
+    if let Ok(Some(bytes)) = crate::fs::read_optional(&bak)
+        && let Ok(text) = std::str::from_utf8(&bytes)
+        && let Ok(cfg) = json5::from_str::<Value>(text)
+    {
+        for (field, _) in crate::profiles::openclaw_config::literal_keys(&cfg) {
+            r.add(
+                "BACKUP_PLAINTEXT",
+                Severity::Error,
+                Some(&bak),
+                format!("clawkeep's backup of openclaw.json holds a plaintext key ({field})"),
+                Some(format!(
+                    "delete {} (a copy clawkeep made of an earlier openclaw.json; openclaw.json itself is not affected)",
+                    bak.display()
+                )),
+            );
+        }
+    }
     if let Ok(Some(bytes)) = crate::fs::read_optional(&paths.openclaw_config())
         && let Ok(text) = std::str::from_utf8(&bytes)
         && let Ok(cfg) = json5::from_str::<Value>(text)
