@@ -500,9 +500,12 @@ mod model {
             if !PIDS[pid].2.is_empty()
                 && let Ok(text) = std::fs::read_to_string(self.paths.dotenv())
             {
-                for k in clawkeep::profiles::dotenv::find_keys(&text) {
-                    if k.name == PIDS[pid].2 {
-                        out.push(k.value.to_string());
+                // Every assignment counts (a value is on disk until its line is gone), not only the one that wins.
+                for line in text.lines() {
+                    for (name, value) in clawkeep::profiles::dotenv::parse(line) {
+                        if name == PIDS[pid].2 {
+                            out.push(value.to_string());
+                        }
                     }
                 }
             }
