@@ -812,3 +812,22 @@ fn openclaw_json_backups_hold_no_literal_key_and_doctor_scans_old_ones() {
     assert!(d.stdout.contains("BACKUP_PLAINTEXT"), "{d:?}");
     assert!(!d.stdout.contains("sk-LITERAL"), "{d:?}");
 }
+
+#[test]
+fn doctor_fix_puts_a_secret_the_index_lost_back_and_never_suggests_deleting_it() {
+    let env = Env::new();
+    env.init_file();
+    assert_eq!(add(&env, "openai", "sk-ORPHAN", false).code, 0);
+    write_private(&env.ck().join("index.json"), r#"{"version":1,"secrets":{}}"#);
+    let d = env.run(&["doctor"], "");
+    assert!(d.stdout.contains("ORPHAN_SECRET"), "{d:?}");
+    assert!(!d.stdout.contains("remove the file"), "{d:?}");
+    // `add` without --force does not overwrite the secret the index lost.
+    std::fs::remove_file(env.auth_profiles()).unwrap();
+    let a = add(&env, "openai", "sk-OTHER", false);
+    assert_eq!(a.code, 67, "{a:?}");
+    let f = env.run(&["doctor", "--fix"], "");
+    assert!(f.stdout.contains("[fixed] ORPHAN_SECRET"), "{f:?}");
+    assert!(std::fs::read_to_string(env.ck().join("index.json")).unwrap().contains("main/openai:default"));
+    assert_eq!(env.run(&["get", "openai:default"], "").stdout, "sk-ORPHAN\n");
+}
