@@ -346,16 +346,22 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
     if let Some(v) = &vault
         && let Ok(listed) = v.listed_in_store()
     {
-        for id in listed {
-            if !v.index.secrets.contains_key(id.as_str()) {
-                r.add(
-                    "ORPHAN_SECRET",
-                    Severity::Warning,
-                    Some(&files.secrets),
-                    format!("encrypted secret `{id}` is not in the index"),
-                    Some("store the secret again with `clawkeep models auth add --force` (or `paste-token --force`), or remove the file".into()),
-                );
-            }
+        let orphans: Vec<SecretId> =
+            listed.into_iter().filter(|id| !v.index.secrets.contains_key(id.as_str())).collect();
+        // The file is the only copy of that secret: --fix puts it back in the index, never deletes it.
+        let reindexed = fix && !orphans.is_empty() && reindex(paths, &orphans).is_ok();
+        for id in orphans {
+            r.add(
+                "ORPHAN_SECRET",
+                Severity::Warning,
+                Some(&files.secrets),
+                format!("encrypted secret `{id}` is not in the index"),
+                Some(
+                    "clawkeep doctor --fix (adds it back to the index; the file may be the only copy of that secret)"
+                        .into(),
+                ),
+            );
+            r.findings.last_mut().expect("pushed").fixed = reindexed;
         }
     }
 
@@ -521,6 +527,44 @@ fn check_perms(r: &mut Report, path: &Path, dir: bool, fix: bool) {
 }
 
 /// Rebuild a missing index from the references in `auth-profiles.json` and the file store's listing.
+/// Index entry for a secret found only as a store file (its metadata recovered from its id).
+fn listed_entry(id: &SecretId, backend: crate::vault::Backend, now: i64) -> IndexEntry {
+    let s = id.as_str();
+    let kind = if s.starts_with(super::migrate::BACKUP_PREFIX) { EntryKind::Backup } else { EntryKind::Profile };
+    let (agent, pid) = match kind {
+        EntryKind::Profile => id.profile_parts().map_or((None, None), |(a, p)| (Some(a), Some(p))),
+        EntryKind::Backup => (None, None),
+    };
+    let provider = pid.as_ref().and_then(|p| p.split_once(':')).map(|(p, _)| p.to_string());
+    IndexEntry {
+        store: backend,
+        kind,
+        agent,
+        profile_id: pid,
+        provider,
+        cred_type: None,
+        expires: None,
+        email: None,
+        created: now,
+        updated: now,
+        extra: Default::default(),
+    }
+}
+
+/// Add store files the index lost back into it.
+fn reindex(paths: &Paths, ids: &[SecretId]) -> crate::Result<()> {
+    let mut vault = Vault::open(paths, no_passphrase())?;
+    let _lock = vault.lock()?;
+    let now = crate::vault::now_ms();
+    let backend = vault.backend();
+    for id in ids {
+        if !vault.index.secrets.contains_key(id.as_str()) && vault.present_in_store(id)? {
+            vault.index.secrets.insert(id.to_string(), listed_entry(id, backend, now));
+        }
+    }
+    vault.save_index()
+}
+
 fn rebuild_index(paths: &Paths, agents: &[String]) -> crate::Result<usize> {
     let files = VaultFiles::new(paths);
     Index::default().save(&files.index)?;
@@ -570,13 +614,7 @@ fn rebuild_index(paths: &Paths, agents: &[String]) -> crate::Result<usize> {
         if new.secrets.contains_key(s) {
             continue;
         }
-        let kind = if s.starts_with(super::migrate::BACKUP_PREFIX) { EntryKind::Backup } else { EntryKind::Profile };
-        let (agent, pid) = match kind {
-            EntryKind::Profile => id.profile_parts().map_or((None, None), |(a, p)| (Some(a), Some(p))),
-            EntryKind::Backup => (None, None),
-        };
-        let provider = pid.as_ref().and_then(|p| p.split_once(':')).map(|(p, _)| p.to_string());
-        new.secrets.insert(s.to_string(), entry(agent, pid, provider, None, None, kind));
+        new.secrets.insert(s.to_string(), listed_entry(&id, backend, now));
     }
     vault.index = new;
     vault.save_index()?;
