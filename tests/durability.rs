@@ -309,6 +309,12 @@ mod model {
             pid: usize,
             val: u8,
         },
+        /// Keep a copy of index.json and auth-profiles.json (a backup the user takes)…
+        CopyFiles,
+        /// …and put the old index.json back later (a stale file).
+        StaleIndex,
+        /// …or the old auth-profiles.json.
+        StaleAuthProfiles,
     }
 
     impl Step {
@@ -360,8 +366,11 @@ mod model {
                     73..76 => Step::LoseIndex,
                     76..79 => Step::LoseAuthProfiles,
                     79..84 => Step::ImportRename,
-                    84..92 => Step::EnvLine { pid: pid % 2, val: v },
-                    _ => Step::PlaintextProfile { pid, val: v },
+                    84..90 => Step::EnvLine { pid: pid % 2, val: v },
+                    90..96 => Step::PlaintextProfile { pid, val: v },
+                    96..98 => Step::CopyFiles,
+                    98 => Step::StaleIndex,
+                    _ => Step::StaleAuthProfiles,
                 }
             })
             .collect()
@@ -413,6 +422,7 @@ mod model {
         /// What the user last stored, per profile.
         model: BTreeMap<usize, String>,
         archives: u32,
+        copies: (Option<Vec<u8>>, Option<Vec<u8>>),
     }
 
     fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -457,6 +467,7 @@ mod model {
                 identity_bytes,
                 model: BTreeMap::new(),
                 archives: 0,
+                copies: (None, None),
             }
         }
 
@@ -631,6 +642,36 @@ mod model {
                     for (pid, v) in self.model.clone() {
                         if !self.retrievable(pid, &v) {
                             after.get_mut(&pid).unwrap().push(None);
+                        }
+                    }
+                    Ok(())
+                }
+                Step::CopyFiles => {
+                    self.copies = (
+                        std::fs::read(self.paths.clawkeep_dir.join("index.json")).ok(),
+                        std::fs::read(self.paths.auth_profiles("main")).ok(),
+                    );
+                    Ok(())
+                }
+                Step::StaleIndex => {
+                    if let Some(b) = &self.copies.0 {
+                        let path = self.paths.clawkeep_dir.join("index.json");
+                        std::fs::write(&path, b).unwrap();
+                        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+                    }
+                    Ok(())
+                }
+                Step::StaleAuthProfiles => {
+                    // The user puts an old copy back: plaintext that lived only in the newer file is gone by
+                    // their hand.
+                    if let Some(b) = &self.copies.1 {
+                        let path = self.paths.auth_profiles("main");
+                        std::fs::write(&path, b).unwrap();
+                        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+                        for (pid, v) in self.model.clone() {
+                            if !self.retrievable(pid, &v) {
+                                after.get_mut(&pid).unwrap().push(None);
+                            }
                         }
                     }
                     Ok(())
