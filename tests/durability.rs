@@ -1,5 +1,5 @@
 //! The durability promise (SECURITY.md): no command loses the secret a user last stored. One test per finding of
-//! issue 13 here; the model-based test that checks every command against a model is in `tests/model.rs`.
+//! issue 13, then the model-based test that checks every command against a model (`model_based_durability`).
 
 mod common;
 use common::*;
