@@ -309,6 +309,11 @@ mod model {
             pid: usize,
             val: u8,
         },
+        /// A key in the legacy `auth.json` (`{"<provider>": {"key": …}}`).
+        LegacyKey {
+            pid: usize,
+            val: u8,
+        },
         /// Keep a copy of index.json and auth-profiles.json (a backup the user takes)…
         CopyFiles,
         /// …and put the old index.json back later (a stale file).
@@ -366,8 +371,9 @@ mod model {
                     73..76 => Step::LoseIndex,
                     76..79 => Step::LoseAuthProfiles,
                     79..84 => Step::ImportRename,
-                    84..90 => Step::EnvLine { pid: pid % 2, val: v },
-                    90..96 => Step::PlaintextProfile { pid, val: v },
+                    84..89 => Step::EnvLine { pid: pid % 2, val: v },
+                    89..93 => Step::PlaintextProfile { pid, val: v },
+                    93..96 => Step::LegacyKey { pid: pid % 2, val: v },
                     96..98 => Step::CopyFiles,
                     98 => Step::StaleIndex,
                     _ => Step::StaleAuthProfiles,
@@ -508,6 +514,13 @@ mod model {
                     }
                 }
             }
+            if pid < 2
+                && let Ok(b) = std::fs::read(self.paths.legacy_auth("main"))
+                && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&b)
+                && let Some(s) = v.get(PIDS[pid].1).and_then(inline_of)
+            {
+                out.push(s.to_string());
+            }
             if !PIDS[pid].2.is_empty()
                 && let Ok(text) = std::fs::read_to_string(self.paths.dotenv())
             {
@@ -642,6 +655,26 @@ mod model {
                     for (pid, v) in self.model.clone() {
                         if !self.retrievable(pid, &v) {
                             after.get_mut(&pid).unwrap().push(None);
+                        }
+                    }
+                    Ok(())
+                }
+                Step::LegacyKey { pid, val: v } => {
+                    let path = self.paths.legacy_auth("main");
+                    let mut doc = match std::fs::read(&path) {
+                        Ok(b) => match serde_json::from_slice::<serde_json::Value>(&b) {
+                            Ok(d) => d,
+                            Err(_) => return Ok(()),
+                        },
+                        Err(_) => serde_json::json!({}),
+                    };
+                    if doc.get(PIDS[*pid].1).is_none()
+                        && let Some(m) = doc.as_object_mut()
+                    {
+                        m.insert(PIDS[*pid].1.into(), serde_json::json!({"type": "api_key", "key": val(*v)}));
+                        self.write_json(&path, &doc);
+                        if !self.model.contains_key(pid) {
+                            after.insert(*pid, vec![Some(val(*v))]);
                         }
                     }
                     Ok(())
