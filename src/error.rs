@@ -86,6 +86,10 @@ pub enum Error {
     NotInitialized(PathBuf),
     #[error("a clawkeep vault already exists in {0}")]
     AlreadyInitialized(PathBuf),
+    #[error(
+        "{dir} holds a clawkeep vault whose vault.json is missing ({found}); a new vault would make its secrets undecryptable"
+    )]
+    VaultWithoutConfig { dir: PathBuf, found: String },
     #[error("{}", keychain_message(.0))]
     Keychain(KeychainProblem),
     #[error("wrong passphrase for the file store")]
@@ -133,7 +137,9 @@ impl Error {
         match self {
             MalformedJson { .. } | UnknownVersion { .. } | InvalidField { .. } | InvalidInput(_) => exit::INVALID_INPUT,
             UnknownProfile { .. } | SecretMissing(_) | NotFound(_) => exit::NOT_FOUND,
-            DuplicateProfile { .. } | UnindexedSecret { .. } | AlreadyInitialized(_) => exit::ALREADY_EXISTS,
+            DuplicateProfile { .. } | UnindexedSecret { .. } | AlreadyInitialized(_) | VaultWithoutConfig { .. } => {
+                exit::ALREADY_EXISTS
+            }
             NotInitialized(_) => exit::NOT_INITIALIZED,
             Keychain(KeychainProblem::Locked) | VaultLocked => exit::KEYCHAIN_LOCKED,
             Keychain(_) => exit::KEYCHAIN_UNAVAILABLE,
@@ -164,7 +170,12 @@ impl Error {
                     .into()
             }
             NotInitialized(_) => "create one with `clawkeep init` (or `clawkeep onboard`)".into(),
-            AlreadyInitialized(_) => "use `clawkeep passwd` to change the passphrase; remove the directory to start over".into(),
+            AlreadyInitialized(_) => {
+                "the vault holds your secrets: keep it (`clawkeep passwd` changes the passphrase, `clawkeep doctor` \
+                 checks it)"
+                    .into()
+            }
+            VaultWithoutConfig { .. } => "`clawkeep doctor --fix` rebuilds vault.json from the files that are there".into(),
             Keychain(KeychainProblem::NoDbus) => {
                 "on a headless host use the encrypted file store (`clawkeep init --backend file`) or the kernel keyring \
                  (`--backend keyutils`), or start a session bus (`dbus-run-session`)"

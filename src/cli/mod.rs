@@ -79,7 +79,7 @@ enum Command {
         /// Restore the files as they were before the last migration.
         #[arg(long, conflicts_with = "dry_run")]
         undo: bool,
-        /// With --undo: restore even if the files changed since.
+        /// With --undo: go on when files or secrets changed since (changed files are merged, changed secrets kept).
         #[arg(long, requires = "undo")]
         force: bool,
         /// JSON output.

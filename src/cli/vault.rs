@@ -12,9 +12,8 @@ use clawkeep::{Error, Result};
 use super::input;
 
 pub fn init(paths: &Paths, choice: BackendChoice) -> Result<i32> {
-    if Vault::exists(paths) {
-        return Err(Error::AlreadyInitialized(paths.clawkeep_dir.clone()));
-    }
+    // Before any prompt: a vault, or what is left of one, is never replaced.
+    Vault::check_can_create(paths)?;
     let (backend, fell_back) = resolve(choice)?;
     if let Some(reason) = fell_back {
         eprintln!("clawkeep: the OS keychain is not usable ({reason}); using the encrypted file store instead");

@@ -2,6 +2,7 @@
 
 mod atomic;
 mod crash;
+pub mod fault;
 // The lock files are opened for writing (and OpenClaw's read for its owner pid): not secret reads.
 #[allow(clippy::disallowed_methods)]
 mod lock;
@@ -10,7 +11,7 @@ mod openclaw_lock;
 mod read;
 mod safe;
 
-pub use atomic::{write_atomic, write_json};
+pub use atomic::{remove_file, write_atomic, write_json};
 pub use crash::{CRASH_AT_VAR, crash_point};
 pub use lock::VaultLock;
 pub use openclaw_lock::OpenClawLock;
