@@ -1,5 +1,6 @@
 //! Safe files. Only this module writes or opens files: the one checked read (`read`), permission and ownership checks, atomic writes, the vault lock.
 
+mod append;
 mod atomic;
 // The lock files are opened for writing (and OpenClaw's read for its owner pid): not secret reads.
 #[allow(clippy::disallowed_methods)]
@@ -9,6 +10,7 @@ mod openclaw_lock;
 mod read;
 mod safe;
 
+pub use append::{AppendFile, read_tail};
 pub use atomic::{write_atomic, write_json};
 pub use lock::VaultLock;
 pub use openclaw_lock::OpenClawLock;
