@@ -122,8 +122,10 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// Keys already read, per log dir (the service reads its key once).
-fn cache() -> &'static Mutex<Vec<(PathBuf, Arc<Keys>)>> {
-    static CACHE: OnceLock<Mutex<Vec<(PathBuf, Arc<Keys>)>>> = OnceLock::new();
+type KeyCache = Mutex<Vec<(PathBuf, Arc<Keys>)>>;
+
+fn cache() -> &'static KeyCache {
+    static CACHE: OnceLock<KeyCache> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
@@ -387,9 +389,8 @@ pub fn verify(files: &LogFiles, mut visit: impl FnMut(&Stored)) -> Result<Verifi
         });
         return Ok(v);
     }
-    let mut expect = 1;
     let mut buf = Vec::with_capacity(4096);
-    for n in numbers {
+    for (expect, n) in (1..).zip(numbers) {
         if n != expect {
             v.broken = Some(Broken {
                 file: files.file(expect),
@@ -398,7 +399,6 @@ pub fn verify(files: &LogFiles, mut visit: impl FnMut(&Stored)) -> Result<Verifi
             });
             return Ok(v);
         }
-        expect += 1;
         v.files += 1;
         let path = files.file(n);
         let Some((file, _)) = crate::fs::open_checked(&path, true)? else {
