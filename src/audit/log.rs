@@ -189,7 +189,7 @@ pub struct Line {
 }
 
 /// A line as read back, with its MAC.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stored {
     /// The line.
     #[serde(flatten)]

@@ -127,3 +127,34 @@ pub fn outcome<T>(r: &Result<T>) -> String {
         Err(e) => e.code_name().into(),
     }
 }
+
+/// An entry about one secret id as a client sent it: agent and profile only when the id has a profile's shape
+/// (anything else may be a secret sent in the wrong field, and is not written).
+pub fn id_entry(op: &str, via: &'static str, raw: &str, outcome: &str, fp: Option<String>) -> Entry {
+    let parts = (crate::service::handler::shown(raw) != crate::service::handler::NOT_SHOWN)
+        .then(|| crate::ops::resolve::parse_id(raw).and_then(|id| id.profile_parts()))
+        .flatten();
+    let (agent, profile) = match parts {
+        Some((a, p)) => (Some(a), Some(p)),
+        None => (None, Some(crate::service::handler::NOT_SHOWN.to_string())),
+    };
+    Entry { op: op.into(), via, agent, profile, outcome: outcome.into(), fp }
+}
+
+/// Before a change: whether its line could be written (the current file opens for appending and the key reads).
+/// `Err` ([`Error::Audit`]) only when it could not and `audit.json` does not say to warn.
+pub fn preflight(paths: &Paths) -> Result<()> {
+    if !crate::vault::Vault::exists(paths) {
+        return Ok(());
+    }
+    let settings = Settings::load(paths).map_err(|e| Error::Audit(e.to_string()))?;
+    let files = files(&paths.clawkeep_dir);
+    let ready = crate::fs::ensure_private_dir(&files.dir).and_then(|()| log::keys(&files)).and_then(|_| {
+        let n = files.numbers()?.last().copied().unwrap_or(1);
+        crate::fs::AppendFile::open(&files.file(n)).map(drop)
+    });
+    match ready {
+        Err(e) if settings.on_failure == OnFailure::Refuse => Err(Error::Audit(e.to_string())),
+        _ => Ok(()),
+    }
+}

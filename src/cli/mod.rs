@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions, dispatch, and the single place errors are printed.
 
+mod audit;
 mod doctor;
 mod exec;
 mod input;
@@ -136,6 +137,20 @@ enum Command {
     Export(transfer::ExportArgs),
     /// Open a bundle sealed to this host and store its profiles (as `models auth add` does).
     Import(transfer::ImportArgs),
+    /// The access log: last use of each profile, by whom; `audit log` shows and verifies it.
+    Audit {
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Show the access log (filtered), or check its chain with `--verify`.
+    Log(audit::LogArgs),
 }
 
 #[derive(Subcommand)]
@@ -322,19 +337,41 @@ pub fn main() -> i32 {
 fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
     let paths = Paths::from_env()?;
     match cli.command {
-        Command::Init { backend } => vault::init(&paths, backend),
-        Command::Passwd => vault::passwd(&paths),
+        Command::Init { backend } => {
+            vault::init(&paths, backend).and_then(|code| audit::change(&paths, "init", None, None, || Ok(code)))
+        }
+        Command::Passwd => audit::change(&paths, "passwd", None, None, || vault::passwd(&paths)),
         Command::Get { profile_id, agent } => vault::get(&paths, &agent.id()?, &profile_id),
         Command::Models { command } => match command {
             ModelsCommand::Status { check, agent, json } => models::status(&paths, &agent.id()?, check, json),
             ModelsCommand::Auth { command } => match command {
-                AuthCommand::PasteToken(a) => models::store(&paths, a, CredType::Token, "manual"),
-                AuthCommand::Add { store, cred_type } => models::store(&paths, store, cred_type, "default"),
-                AuthCommand::SetupToken(a) => models::setup_token(&paths, a),
+                AuthCommand::PasteToken(a) => {
+                    let (agent, profile) = store_target(&a, "manual");
+                    let op = if a.force { "replace" } else { "add" };
+                    audit::change(&paths, op, Some(&agent), Some(&profile), || {
+                        models::store(&paths, a, CredType::Token, "manual")
+                    })
+                }
+                AuthCommand::Add { store, cred_type } => {
+                    let (agent, profile) = store_target(&store, "default");
+                    let op = if store.force { "replace" } else { "add" };
+                    audit::change(&paths, op, Some(&agent), Some(&profile), || {
+                        models::store(&paths, store, cred_type, "default")
+                    })
+                }
+                AuthCommand::SetupToken(a) => {
+                    let (agent, profile) = store_target(&a, "manual");
+                    audit::change(&paths, "add", Some(&agent), Some(&profile), || models::setup_token(&paths, a))
+                }
                 AuthCommand::List { provider, agent, json } => {
                     models::list(&paths, &agent.id()?, provider.as_deref(), json)
                 }
-                AuthCommand::Remove { profile_id, agent } => models::remove(&paths, &agent.id()?, &profile_id),
+                AuthCommand::Remove { profile_id, agent } => {
+                    let agent = agent.id()?;
+                    audit::change(&paths, "remove", Some(&agent), Some(&profile_id), || {
+                        models::remove(&paths, &agent, &profile_id)
+                    })
+                }
                 AuthCommand::Sync { agent } => models::sync(&paths, &agent.id()?),
                 AuthCommand::Order { command } => match command {
                     OrderCommand::Get { provider, agent, json } => {
@@ -349,7 +386,10 @@ fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
         },
         Command::Doctor { fix, agent, json } => doctor::run(&paths, agent, fix, json),
         Command::Migrate { agent, all_agents, dry_run, undo, force, json } => {
-            migrate::run(&paths, agent, all_agents, dry_run, undo, force, json)
+            let op = if undo { "migrate-undo" } else { "migrate" };
+            let who = agent.clone();
+            let run = || migrate::run(&paths, agent, all_agents, dry_run, undo, force, json);
+            if dry_run { run() } else { audit::change(&paths, op, who.as_deref(), None, run) }
         }
         Command::Onboard(args) => onboard::run(&paths, args),
         Command::Resolve => resolve::run(&paths),
@@ -365,8 +405,20 @@ fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
         Command::Monitor(a) => openclaw::monitor(&paths, a),
         Command::Recipient { json } => transfer::recipient(&paths, json),
         Command::Export(a) => transfer::export(&paths, a),
-        Command::Import(a) => transfer::import(&paths, a),
+        Command::Import(a) => {
+            let agent = a.agent_id();
+            audit::change(&paths, "import", agent.as_deref(), None, || transfer::import(&paths, a))
+        }
+        Command::Audit { command: None, json } => audit::summary(&paths, json),
+        Command::Audit { command: Some(AuditCommand::Log(a)), .. } => audit::log(&paths, a),
     }
+}
+
+/// The agent and profile id a store command writes (as `models::store` computes them), for the access log.
+fn store_target(a: &StoreArgs, default_name: &str) -> (String, String) {
+    let agent = a.agent.agent.trim().to_ascii_lowercase();
+    let profile = a.profile_id.clone().unwrap_or_else(|| format!("{}:{default_name}", a.provider.trim()));
+    (agent, profile)
 }
 
 /// Agents to look at: the one given, else every agent dir found (at least `main`).

@@ -48,7 +48,9 @@ pub fn passwd(paths: &Paths) -> Result<i32> {
 
 pub fn get(paths: &Paths, agent: &str, profile_id: &str) -> Result<i32> {
     let vault = super::open_vault(paths)?;
-    let secret = clawkeep::ops::profile::secret_of(&vault, paths, agent, profile_id)?;
+    let secret = clawkeep::ops::profile::secret_of(&vault, paths, agent, profile_id);
+    super::audit::handout(paths, "get", agent, profile_id, &secret)?;
+    let secret = secret?;
     let mut out = std::io::stdout().lock();
     out.write_all(secret.expose_secret().as_bytes())
         .and_then(|()| out.write_all(b"\n"))

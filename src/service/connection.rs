@@ -68,10 +68,43 @@ async fn read_frame(stream: &mut UnixStream, buf: &mut SecretBuf) -> std::io::Re
     }
 }
 
-/// Encode and send an answer; log and count what it hands out only once it is encoded.
+/// Write the access log's lines for an answer (on a blocking thread: it takes the log's file lock).
+async fn record(state: &State, entries: Vec<crate::audit::Entry>, peer: &Peer) -> crate::Result<()> {
+    let paths = state.paths.clone();
+    let who = peer.who.clone();
+    tokio::task::spawn_blocking(move || crate::audit::record(&paths, &entries, &who, &|w| log(format_args!("{w}"))))
+        .await
+        .unwrap_or_else(|e| Err(crate::Error::Audit(format!("the log writer failed: {e}"))))
+}
+
+/// Encode and send an answer; log and count what it hands out only once it is encoded, and once the access log has
+/// its lines (an answer whose lines cannot be written hands nothing out, unless `audit.json` says to warn).
 async fn send(state: &State, stream: &mut UnixStream, answer: Answer, out: &mut SecretBuf, peer: &Peer) -> bool {
-    let Answer { resp, handed_out } = answer;
-    if encode(&resp, out).is_err() {
+    let Answer { resp, handed_out, mut audit } = answer;
+    let encoded = encode(&resp, out).is_ok();
+    if !encoded {
+        for e in audit.iter_mut().filter(|e| e.fp.is_some()) {
+            e.fp = None;
+            e.outcome = code::TOO_LARGE.into();
+        }
+    }
+    if !audit.is_empty()
+        && let Err(e) = record(state, audit, peer).await
+    {
+        log(format_args!("{e}"));
+        if encoded && handed_out.is_some() {
+            drop(resp);
+            out.clear();
+            log(format_args!("refused get to {peer}: AUDIT (the access log cannot be written)"));
+            if encode(&Response::fail(code::AUDIT, e.to_string()), out).is_err() {
+                return false;
+            }
+            let ok = matches!(timeout(state.config.client_timeout, stream.write_all(out.as_slice())).await, Ok(Ok(())));
+            out.clear();
+            return ok;
+        }
+    }
+    if !encoded {
         drop(resp);
         if handed_out.is_some() {
             log(format_args!("refused get to {peer}: {} (the answer would exceed {MAX_FRAME} bytes)", code::TOO_LARGE));
