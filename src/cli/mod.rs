@@ -10,6 +10,7 @@ mod models;
 mod onboard;
 mod openclaw;
 mod output;
+mod probe;
 mod resolve;
 mod service;
 mod transfer;
@@ -166,6 +167,17 @@ enum ModelsCommand {
         /// Exit 1 if anything is expired or missing, 2 if a token expires within 24 h.
         #[arg(long)]
         check: bool,
+        /// Check each stored credential against its provider's API (Anthropic, OpenAI, OpenRouter): valid,
+        /// rejected, Claude-Code-only, rate limited, unreachable or unexpected. Exit 1 if any is not valid, 2 if
+        /// the worst is a rate limit.
+        #[arg(long, conflicts_with = "check")]
+        probe: bool,
+        /// Probe only this profile (repeatable; implies --probe).
+        #[arg(long, value_name = "ID")]
+        probe_profile: Vec<String>,
+        /// Per-credential probe timeout (`5s`, `1500ms`).
+        #[arg(long, value_name = "DUR", default_value = "8s")]
+        probe_timeout: String,
         #[command(flatten)]
         agent: AgentArg,
         /// JSON output.
@@ -343,7 +355,21 @@ fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
         Command::Passwd => audit::change(&paths, "passwd", None, None, || vault::passwd(&paths)),
         Command::Get { profile_id, agent } => vault::get(&paths, &agent.id()?, &profile_id),
         Command::Models { command } => match command {
-            ModelsCommand::Status { check, agent, json } => models::status(&paths, &agent.id()?, check, json),
+            ModelsCommand::Status { check, agent, json, probe, probe_profile, probe_timeout } => {
+                if probe || !probe_profile.is_empty() {
+                    let timeout = humantime::parse_duration(&probe_timeout)
+                        .ok()
+                        .filter(|d| !d.is_zero() && d.as_secs() <= 120)
+                        .ok_or_else(|| {
+                            clawkeep::Error::InvalidInput(format!(
+                                "invalid --probe-timeout `{probe_timeout}`: use e.g. 5s (at most 120s)"
+                            ))
+                        })?;
+                    probe::run(&paths, &agent.id()?, &probe_profile, timeout, json)
+                } else {
+                    models::status(&paths, &agent.id()?, check, json)
+                }
+            }
             ModelsCommand::Auth { command } => match command {
                 AuthCommand::PasteToken(a) => {
                     let (agent, profile) = store_target(&a, "manual");
