@@ -256,7 +256,11 @@ pub struct Head {
 fn head(files: &LogFiles, keys: &Keys, numbers: &[u32]) -> Result<Head> {
     for n in numbers.iter().rev() {
         let path = files.file(*n);
-        let Some(tail) = crate::fs::read_tail(&path, MAX_LINE as u64)? else { continue };
+        // Lines are a few KiB at most: 8 KiB hold the last one whole almost always; else read up to MAX_LINE.
+        let Some(mut tail) = crate::fs::read_tail(&path, 8192)? else { continue };
+        if tail.len() == 8192 && !tail[..tail.len() - 1].contains(&b'\n') {
+            tail = crate::fs::read_tail(&path, MAX_LINE as u64 + 1)?.unwrap_or_default();
+        }
         let Some(body) = tail.strip_suffix(b"\n") else {
             if tail.is_empty() {
                 continue;
