@@ -262,6 +262,22 @@ fn a_resolve_run_by_a_shell_names_the_shell_directly_and_through_the_service() {
     assert_eq!(last["who"]["cmdline"][1], "resolve");
     let fp = last["fp"].as_str().unwrap().to_string();
     assert_eq!(fp.len(), 32);
+    // `models status` and `clawkeep audit` show the last use and by whom.
+    let o = env.run(&["models", "status", "--json"], "");
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    let used = &v["lastUsed"]["anthropic:default"];
+    assert_eq!(
+        (used["op"].as_str(), used["by"]["parent"]["exe"].as_str()),
+        (Some("resolve"), Some(sh.as_str())),
+        "{v}"
+    );
+    let o = env.run(&["audit", "--json"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["intact"], true);
+    assert_eq!(v["profiles"][0]["profile"], "anthropic:default", "{v}");
+    let o = env.run(&["models", "status"], "");
+    assert!(o.stdout.contains("LAST USED") && o.stdout.contains(&format!("{sh}[")), "{o:?}");
     // Through the service: the service writes the line, naming the resolve peer and its parent, the shell.
     let svc = Service::start(&env);
     let o = resolve_from_sh(&env, Some(&svc.socket));

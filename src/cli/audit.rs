@@ -174,6 +174,11 @@ pub fn last_used(paths: &Paths) -> Result<std::collections::BTreeMap<(String, St
     Ok(last)
 }
 
+/// A last use as JSON: when, how, by whom.
+pub fn used_json(l: &clawkeep::audit::log::Line) -> serde_json::Value {
+    serde_json::json!({"time": l.time, "op": l.op, "via": l.via, "by": l.who})
+}
+
 /// `clawkeep audit`: the last use of each profile and whether the chain holds.
 pub fn summary(paths: &Paths, json: bool) -> Result<i32> {
     let last = last_used(paths)?;
@@ -181,10 +186,7 @@ pub fn summary(paths: &Paths, json: bool) -> Result<i32> {
     if json {
         let rows: Vec<_> = last
             .iter()
-            .map(|((a, p), l)| {
-                serde_json::json!({"agent": a, "profile": p, "lastUsed": l.line.time, "op": l.line.op,
-                    "via": l.line.via, "by": l.line.who})
-            })
+            .map(|((a, p), l)| serde_json::json!({"agent": a, "profile": p, "lastUsed": used_json(&l.line)}))
             .collect();
         output::json(&serde_json::json!({"intact": v.broken.is_none(), "lines": v.lines, "profiles": rows,
             "broken": v.broken.as_ref().map(|b| b.to_string())}));
