@@ -51,6 +51,15 @@ fn verify(env: &Env) -> common::Out {
 #[test]
 fn tampering_of_each_kind_is_detected_naming_the_first_bad_line() {
     let env = file_env();
+    // A copy of the vault (same key) that goes its own way: its third line is well formed and chained to the same
+    // second line, but is not the line this log holds.
+    let copy = env.dir.path().join("copy");
+    assert!(std::process::Command::new("cp").arg("-a").arg(env.ck()).arg(&copy).status().unwrap().success());
+    let mut c = env.cmd(&["get", "other:profile"]);
+    c.env("CLAWKEEP_DIR", &copy);
+    assert_eq!(common::run_cmd(&mut c, "").code, 66);
+    let foreign = std::fs::read_to_string(copy.join("audit").join("access-000001.log")).unwrap();
+    let foreign_third = foreign.lines().nth(2).unwrap().to_string();
     for _ in 0..3 {
         assert_eq!(env.run(&["get", "anthropic:default"], "").code, 0);
     }
@@ -73,6 +82,8 @@ fn tampering_of_each_kind_is_detected_naming_the_first_bad_line() {
         ("reordered", join(vec![ls[0], ls[2], ls[1], ls[3], ls[4]]), format!("{name}:2:")),
         ("truncated", format!("{}{}", join(vec![ls[0], ls[1], ls[2], ls[3]]), &ls[4][..40]), format!("{name}:5:")),
         ("first removed", join(vec![ls[1], ls[2], ls[3], ls[4]]), format!("{name}:1:")),
+        // Same seq, valid MAC, right `prev`: only the next line's `prev` shows the splice.
+        ("spliced from a copy", join(vec![ls[0], ls[1], &foreign_third, ls[3], ls[4]]), format!("{name}:4:")),
     ];
     for (kind, content, first_bad) in cases {
         std::fs::write(&path, content).unwrap();

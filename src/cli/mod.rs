@@ -417,7 +417,7 @@ fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
             let run = || migrate::run(&paths, agent, all_agents, dry_run, undo, force, json);
             if dry_run { run() } else { audit::change(&paths, op, who.as_deref(), None, run) }
         }
-        Command::Onboard(args) => onboard::run(&paths, args),
+        Command::Onboard(args) => audit::change(&paths, "onboard", None, None, || onboard::run(&paths, args)),
         Command::Resolve => resolve::run(&paths),
         Command::Serve(a) => service::serve(&paths, a),
         Command::Unlock { ttl } => service::unlock(&paths, ttl),
