@@ -1,4 +1,4 @@
-//! Safe files. Only this module writes or opens files: the one checked read (`read`), permission and ownership checks, atomic writes, the vault lock.
+//! Safe files. Only this module writes or opens files: the one checked read (`read`), permission and ownership checks, atomic writes, checked appends (`append`, for the access log), the vault lock.
 
 mod append;
 mod atomic;
