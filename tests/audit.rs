@@ -307,12 +307,23 @@ fn a_resolve_run_by_a_shell_names_the_shell_directly_and_through_the_service() {
     let tail: Vec<(&str, &str)> =
         all[all.len() - 2..].iter().map(|l| (l["op"].as_str().unwrap(), l["outcome"].as_str().unwrap())).collect();
     assert_eq!(tail, [("select", "ok"), ("get", "NOT_FOUND")]);
+    // A rotation through the service is a change with the new value's fingerprint; a wrong passphrase a refusal.
+    let rotated = "sk-ant-api03-AUDIT-rotated-key-0123456789abcdef";
+    let r = call(&svc.socket, json!({"v":1,"op":"store","profile":"anthropic:default","secret":rotated}));
+    assert_eq!(r["ok"], true, "{r}");
+    let r = call(&svc.socket, json!({"v":1,"op":"unlock","passphrase":"not the passphrase"}));
+    assert_eq!(r["error"]["code"], "WRONG_PASSPHRASE", "{r}");
+    let all = lines(&env);
+    let (rotate, unlock) = (&all[all.len() - 2], &all[all.len() - 1]);
+    assert_eq!((rotate["op"].as_str(), rotate["outcome"].as_str()), (Some("rotate"), Some("ok")), "{rotate}");
+    assert!(rotate["fp"].as_str().is_some_and(|f| f != fp), "{rotate}");
+    assert_eq!((unlock["op"].as_str(), unlock["outcome"].as_str()), (Some("unlock"), Some("WRONG_PASSPHRASE")));
     // The service refuses a hand-out whose line cannot be written.
     let n = (1..).find(|i| !log_file(&env, *i).exists()).unwrap();
     std::fs::create_dir(log_file(&env, n)).unwrap();
     let r = call(&svc.socket, json!({"v":1,"op":"get","ids":["main/anthropic:default"]}));
     assert_eq!(r["error"]["code"], "AUDIT", "{r}");
-    assert!(!r.to_string().contains(KEY));
+    assert!(!r.to_string().contains(KEY) && !r.to_string().contains(rotated));
     let served = std::fs::read_to_string(&svc.log).unwrap();
     assert!(served.contains("refused get") && served.contains("AUDIT"), "{served}");
     std::fs::remove_dir(log_file(&env, n)).unwrap();
@@ -322,5 +333,5 @@ fn a_resolve_run_by_a_shell_names_the_shell_directly_and_through_the_service() {
     let text: String = (1..n).filter_map(|i| std::fs::read_to_string(log_file(&env, i)).ok()).collect();
     use sha2::Digest;
     let unkeyed: String = sha2::Sha256::digest(KEY.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    assert!(!text.contains(KEY) && !text.contains(&unkeyed[..16]), "{text}");
+    assert!(!text.contains(KEY) && !text.contains(&unkeyed[..16]) && !text.contains(rotated), "{text}");
 }
