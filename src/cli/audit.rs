@@ -159,18 +159,24 @@ pub fn log(paths: &Paths, a: LogArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
-/// Last hand-out of each profile: when, how, by whom.
-pub fn last_used(paths: &Paths) -> Result<std::collections::BTreeMap<(String, String), Stored>> {
+/// Last hand-out of each profile: when, how, by whom. `recent_only` reads just the newest two files (at most
+/// `2 × maxFileBytes`), each line checked against its MAC, so `models status` stays quick on a long log.
+pub fn last_used(paths: &Paths, recent_only: bool) -> Result<std::collections::BTreeMap<(String, String), Stored>> {
     let files = clawkeep::audit::files(&paths.clawkeep_dir);
     let mut last = std::collections::BTreeMap::new();
-    verify(&files, |l| {
+    let mut visit = |l: &Stored| {
         if l.line.outcome == "ok"
             && l.line.fp.is_some()
             && let (Some(a), Some(p)) = (&l.line.agent, &l.line.profile)
         {
             last.insert((a.clone(), p.clone()), l.clone());
         }
-    })?;
+    };
+    if recent_only {
+        clawkeep::audit::log::recent(&files, 2, visit)?;
+    } else {
+        verify(&files, &mut visit)?;
+    }
     Ok(last)
 }
 
@@ -181,7 +187,7 @@ pub fn used_json(l: &clawkeep::audit::log::Line) -> serde_json::Value {
 
 /// `clawkeep audit`: the last use of each profile and whether the chain holds.
 pub fn summary(paths: &Paths, json: bool) -> Result<i32> {
-    let last = last_used(paths)?;
+    let last = last_used(paths, false)?;
     let v = verify(&clawkeep::audit::files(&paths.clawkeep_dir), |_| {})?;
     if json {
         let rows: Vec<_> = last

@@ -129,7 +129,7 @@ pub fn status(paths: &Paths, agent: &str, check: bool, json: bool) -> Result<i32
     let rows = status::status(vault.as_ref(), paths, agent, now)?;
     let code = status::check_code(&rows);
     // Last hand-out of each profile, from the access log (nothing when it cannot be read: status never fails on it).
-    let last = super::audit::last_used(paths).unwrap_or_default();
+    let last = super::audit::last_used(paths, true).unwrap_or_default();
     let last_of = |p: &str| last.get(&(agent.to_string(), p.to_string())).map(|l| &l.line);
     if json {
         let used: serde_json::Map<String, serde_json::Value> = rows
