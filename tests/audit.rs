@@ -122,6 +122,20 @@ fn rotation_keeps_the_chain_across_files_and_a_missing_file_is_named() {
     let last_of_1: Value =
         serde_json::from_str(std::fs::read_to_string(log_file(&env, 1)).unwrap().lines().last().unwrap()).unwrap();
     assert_eq!(first_of_2["prev"], last_of_1["mac"]);
+    // Filters: by profile, agent and age; a bad duration is refused.
+    let o = env.run(&["audit", "log", "--profile", "nothing:here", "--since", "1h", "--json"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(o.stdout.lines().count(), 12, "{o:?}");
+    assert!(o.stdout.lines().all(|l| serde_json::from_str::<Value>(l).unwrap()["outcome"] == "NOT_FOUND"));
+    let o = env.run(&["audit", "log", "--agent", "main", "--profile", "anthropic:default"], "");
+    assert_eq!(o.stdout.lines().count(), 1, "only the add: {o:?}");
+    assert!(o.stdout.contains(" add ") && o.stdout.contains("main/anthropic:default"), "{o:?}");
+    let o = env.run(&["audit", "log", "--agent", "work"], "");
+    assert_eq!((o.code, o.stdout.as_str()), (0, ""), "{o:?}");
+    let o = env.run(&["audit", "log", "--since", "soon"], "");
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("--since"), "{o:?}");
+    assert_eq!(env.run(&["audit", "log", "--verify", "--agent", "main"], "").code, 64);
     // A file missing in the middle of the rotation.
     std::fs::remove_file(log_file(&env, 2)).unwrap();
     let o = verify(&env);

@@ -236,6 +236,14 @@ fn the_base_url_comes_from_openclaw_json_when_the_environment_has_none() {
     assert_eq!(class_of(&v, "openai:default")["class"], "valid", "{v}");
     assert_eq!(code, 0);
     assert_eq!(s.seen().len(), 1);
+    // Bad input: an unknown profile, a bad timeout, --check with --probe.
+    let o = env.run(&["models", "status", "--probe-profile", "openai:nope"], "");
+    assert_eq!(o.code, 66, "{o:?}");
+    let o = env.run(&["models", "status", "--probe", "--probe-timeout", "0s"], "");
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("--probe-timeout"), "{o:?}");
+    assert_eq!(env.run(&["models", "status", "--probe", "--check"], "").code, 64);
+    assert_eq!(s.seen().len(), 1, "nothing was sent");
 }
 
 #[test]
