@@ -183,14 +183,28 @@ fn concurrent_writers_lose_nothing() {
     let env = file_env();
     let procs = 8;
     let each = 50;
+    let writing = std::sync::atomic::AtomicBool::new(true);
     std::thread::scope(|s| {
-        for _ in 0..procs {
-            s.spawn(|| {
-                for _ in 0..each {
-                    assert_eq!(env.run(&["get", "nothing:here"], "").code, 66);
-                }
-            });
+        let writers: Vec<_> = (0..procs)
+            .map(|_| {
+                s.spawn(|| {
+                    for _ in 0..each {
+                        assert_eq!(env.run(&["get", "nothing:here"], "").code, 66);
+                    }
+                })
+            })
+            .collect();
+        // Verifying while lines are being written never reads half a line.
+        s.spawn(|| {
+            while writing.load(std::sync::atomic::Ordering::Relaxed) {
+                let o = verify(&env);
+                assert_eq!(o.code, 0, "verify during writes: {o:?}");
+            }
+        });
+        for w in writers {
+            w.join().unwrap();
         }
+        writing.store(false, std::sync::atomic::Ordering::Relaxed);
     });
     let o = verify(&env);
     assert_eq!(o.code, 0, "{o:?}");

@@ -372,7 +372,18 @@ fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<
 /// Check the whole chain, streaming each file (memory stays bounded by [`MAX_LINE`] whatever the log's size).
 /// `visit` sees each good line, in order.
 pub fn verify(files: &LogFiles, mut visit: impl FnMut(&Stored)) -> Result<Verified> {
-    let numbers = files.numbers()?;
+    // Which files, and how far into the newest one, are taken under the lock (for a moment): appends finish under
+    // it, so the snapshot ends on a line boundary and lines written meanwhile are not half read.
+    let (numbers, end_of_last) = {
+        let _lock = if files.dir.is_dir() { Some(VaultLock::acquire_blocking(&files.lock)?) } else { None };
+        let numbers = files.numbers()?;
+        let end = match numbers.last() {
+            Some(n) => std::fs::symlink_metadata(files.file(*n)).map(|m| m.len()).unwrap_or(0),
+            None => 0,
+        };
+        (numbers, end)
+    };
+    let last_number = numbers.last().copied();
     let keys = read_keys(files)?;
     let mut v = Verified { lines: 0, files: 0, head: Head { seq: 0, mac: GENESIS.into() }, broken: None };
     let Some(keys) = keys else {
@@ -409,7 +420,8 @@ pub fn verify(files: &LogFiles, mut visit: impl FnMut(&Stored)) -> Result<Verifi
             v.broken = Some(Broken { file: path, line: 0, why: "vanished while it was being read".into() });
             return Ok(v);
         };
-        let mut r = BufReader::with_capacity(64 * 1024, file);
+        let limit = if Some(n) == last_number { end_of_last } else { u64::MAX };
+        let mut r = BufReader::with_capacity(64 * 1024, file.take(limit));
         let mut no = 0u64;
         while let Some(read) = next_line(&mut r, &mut buf).map_err(|e| Error::io(&path, "reading", e))? {
             no += 1;

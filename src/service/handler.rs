@@ -101,6 +101,7 @@ pub fn handle(state: &State, req: Request, peer: &Peer) -> Answer {
             Error::InvalidInput(_) => code::INVALID,
             Error::WrongPassphrase if op == "unlock" => code::WRONG_PASSPHRASE,
             Error::NotFound(_) if op == "select" => code::NO_PROFILE,
+            Error::Audit(_) => code::AUDIT,
             e => code_for(e),
         };
         log(format_args!("refused {op}{about} to {peer}: {c}"));
@@ -270,12 +271,16 @@ fn store(state: &State, req: Request, peer: &Peer) -> Result<Response> {
     {
         crate::ops::profile::check_secret(p, t, &secret)?;
     }
+    // A change is refused before it is made when its line could not be written, and logged once it is made.
+    crate::audit::preflight(&state.paths)?;
     let fp = crate::audit::fingerprint_or_none(&state.paths, secret.expose_secret().as_bytes());
-    let line =
-        crate::audit::Entry { via: "service", ..crate::audit::entry("rotate", Some(&agent), Some(&profile), "ok", fp) };
-    crate::audit::record(&state.paths, &[line], &peer.who, &|w| log(format_args!("{w}")))?;
     vault.put(&id, &secret, entry)?;
     vault.save_index()?;
+    let line =
+        crate::audit::Entry { via: "service", ..crate::audit::entry("rotate", Some(&agent), Some(&profile), "ok", fp) };
+    if let Err(e) = crate::audit::record(&state.paths, &[line], &peer.who, &|w| log(format_args!("{w}"))) {
+        log(format_args!("stored a rotated secret for {}, but {e}", id.as_str()));
+    }
     log(format_args!("stored a rotated secret for {} from {peer}", id.as_str()));
     Ok(Response { id: Some(id.to_string()), ..Response::ok() })
 }
