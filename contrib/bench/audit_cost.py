@@ -6,9 +6,9 @@ usage: audit_cost.py BINARY_WITHOUT_LOG BINARY_WITH_LOG [ROUNDS] [REQUESTS_PER_R
 
 Each binary gets its own temp vault (file store, one API key) and `serve --unlock`. A round sends REQUESTS `get`s,
 one after another, on one connection (latency), then the same number spread over 8 connections at once
-(throughput). Touches nothing outside its temp dirs.
+(throughput). Touches nothing outside its temp dirs, and removes them at the end.
 """
-import json, os, socket, statistics, subprocess, sys, tempfile, threading, time
+import json, os, shutil, socket, statistics, subprocess, sys, tempfile, threading, time
 
 KEY = "sk-ant-api03-BENCH-0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -37,7 +37,7 @@ def setup(binary):
             break
         except OSError:
             time.sleep(0.02)
-    return p, env["CLAWKEEP_SOCKET"], home
+    return p, env["CLAWKEEP_SOCKET"], home, d
 
 
 REQ = (json.dumps({"v": 1, "op": "get", "ids": ["main/anthropic:default"]}) + "\n").encode()
@@ -77,12 +77,12 @@ def main():
     res = {name: ([], []) for name in servers}
     try:
         for _ in range(rounds):
-            for name, (_, sock, _) in servers.items():
+            for name, (_, sock, _, _) in servers.items():
                 seq, par = round_(sock, n)
                 res[name][0].append(seq)
                 res[name][1].append(par)
     finally:
-        for p, _, _ in servers.values():
+        for p, _, _, _ in servers.values():
             p.terminate()
             p.wait()
     for name, (seq, par) in res.items():
@@ -91,6 +91,8 @@ def main():
     lines = sum(1 for _ in open(os.path.join(servers["with log"][2], ".openclaw", "clawkeep", "audit",
                                              "access-000001.log")))
     print(f"access log lines written: {lines}")
+    for _, _, _, d in servers.values():
+        shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
