@@ -162,7 +162,8 @@ enum OpenclawCommand {
 
 #[derive(Subcommand)]
 enum ModelsCommand {
-    /// Per provider and profile: store, status, expiry. Never needs the passphrase.
+    /// Per provider and profile: store, status, expiry, last use. Never needs the passphrase (`--probe` reads the
+    /// secrets it checks).
     Status {
         /// Exit 1 if anything is expired or missing, 2 if a token expires within 24 h.
         #[arg(long)]
