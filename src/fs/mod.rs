@@ -1,5 +1,6 @@
-//! Safe files. Only this module writes or opens files: the one checked read (`read`), permission and ownership checks, atomic writes, the vault lock.
+//! Safe files. Only this module writes or opens files: the one checked read (`read`), permission and ownership checks, atomic writes, checked appends (`append`, for the access log), the vault lock.
 
+mod append;
 mod atomic;
 mod crash;
 pub mod fault;
@@ -11,6 +12,7 @@ mod openclaw_lock;
 mod read;
 mod safe;
 
+pub use append::{AppendFile, read_tail};
 pub use atomic::{remove_file, write_atomic, write_json};
 pub use crash::{CRASH_AT_VAR, crash_point};
 pub use lock::VaultLock;
