@@ -41,6 +41,9 @@ pub mod exit {
     pub const EXTERNAL: i32 = 80;
     /// The vault service is not running, refused the request, or failed mid-request.
     pub const SERVICE: i32 = 81;
+    /// The access log could not be written, so the hand-out or change was refused (`audit.json` can make this a
+    /// warning).
+    pub const AUDIT: i32 = 82;
 }
 
 /// Why the OS keychain could not be used.
@@ -86,6 +89,10 @@ pub enum Error {
     NotInitialized(PathBuf),
     #[error("a clawkeep vault already exists in {0}")]
     AlreadyInitialized(PathBuf),
+    #[error(
+        "{dir} holds a clawkeep vault whose vault.json is missing ({found}); a new vault would make its secrets undecryptable"
+    )]
+    VaultWithoutConfig { dir: PathBuf, found: String },
     #[error("{}", keychain_message(.0))]
     Keychain(KeychainProblem),
     #[error("wrong passphrase for the file store")]
@@ -106,6 +113,8 @@ pub enum Error {
     Io { path: PathBuf, action: &'static str, source: std::io::Error },
     #[error("{0}")]
     Service(String),
+    #[error("refused: the access log cannot be written: {0}")]
+    Audit(String),
     #[error("the file store is locked (the vault service holds no passphrase)")]
     VaultLocked,
     #[error("internal error: {0}")]
@@ -133,7 +142,9 @@ impl Error {
         match self {
             MalformedJson { .. } | UnknownVersion { .. } | InvalidField { .. } | InvalidInput(_) => exit::INVALID_INPUT,
             UnknownProfile { .. } | SecretMissing(_) | NotFound(_) => exit::NOT_FOUND,
-            DuplicateProfile { .. } | UnindexedSecret { .. } | AlreadyInitialized(_) => exit::ALREADY_EXISTS,
+            DuplicateProfile { .. } | UnindexedSecret { .. } | AlreadyInitialized(_) | VaultWithoutConfig { .. } => {
+                exit::ALREADY_EXISTS
+            }
             NotInitialized(_) => exit::NOT_INITIALIZED,
             Keychain(KeychainProblem::Locked) | VaultLocked => exit::KEYCHAIN_LOCKED,
             Keychain(_) => exit::KEYCHAIN_UNAVAILABLE,
@@ -144,6 +155,7 @@ impl Error {
             External(_) => exit::EXTERNAL,
             Io { .. } => exit::IO,
             Service(_) => exit::SERVICE,
+            Audit(_) => exit::AUDIT,
             Internal(_) => exit::INTERNAL,
         }
     }
@@ -164,7 +176,12 @@ impl Error {
                     .into()
             }
             NotInitialized(_) => "create one with `clawkeep init` (or `clawkeep onboard`)".into(),
-            AlreadyInitialized(_) => "use `clawkeep passwd` to change the passphrase; remove the directory to start over".into(),
+            AlreadyInitialized(_) => {
+                "the vault holds your secrets: keep it (`clawkeep passwd` changes the passphrase, `clawkeep doctor` \
+                 checks it)"
+                    .into()
+            }
+            VaultWithoutConfig { .. } => "`clawkeep doctor --fix` rebuilds vault.json from the files that are there".into(),
             Keychain(KeychainProblem::NoDbus) => {
                 "on a headless host use the encrypted file store (`clawkeep init --backend file`) or the kernel keyring \
                  (`--backend keyutils`), or start a session bus (`dbus-run-session`)"
@@ -194,10 +211,34 @@ impl Error {
             }
             Insecure { fix, .. } => fix.clone(),
             VaultLocked => "run `clawkeep unlock` (or start the service with `clawkeep serve --unlock`)".into(),
+            Audit(_) => "free space or fix the access log's permissions (`clawkeep doctor`), or set \"onFailure\": \"warn\" in \
+                 <clawkeep dir>/audit.json to log a warning instead of refusing"
+                .into(),
             Service(_) => "check the service with `clawkeep status`; start it with `clawkeep serve`".into(),
             NeedsTty(_) => "run it in a terminal, or use the non-interactive form described in `--help`".into(),
             _ => return None,
         })
+    }
+
+    /// A short stable name for the access log's `outcome` (one per exit code).
+    pub fn code_name(&self) -> &'static str {
+        match self.exit_code() {
+            exit::INVALID_INPUT => "INVALID_INPUT",
+            exit::NOT_FOUND => "NOT_FOUND",
+            exit::ALREADY_EXISTS => "ALREADY_EXISTS",
+            exit::NOT_INITIALIZED => "NOT_INITIALIZED",
+            exit::KEYCHAIN_UNAVAILABLE => "KEYCHAIN_UNAVAILABLE",
+            exit::IO => "IO",
+            exit::KEYCHAIN_LOCKED => "LOCKED",
+            exit::CORRUPT => "CORRUPT",
+            exit::INSECURE => "INSECURE",
+            exit::NEEDS_TTY => "NEEDS_TTY",
+            exit::WRONG_PASSPHRASE => "WRONG_PASSPHRASE",
+            exit::EXTERNAL => "EXTERNAL",
+            exit::SERVICE => "SERVICE",
+            exit::AUDIT => "AUDIT",
+            _ => "INTERNAL",
+        }
     }
 
     /// Shorthand for an I/O error on a path.

@@ -13,15 +13,19 @@
 //! - [`ops`]: add, remove, list, status, doctor, migrate, resolve, select/report, session pins.
 //! - [`service`]: the vault service (`clawkeep serve`) on a Unix socket.
 //! - [`transfer`]: sealed bundles between hosts (`export`, `import`) to a host's recipient.
+//! - [`audit`]: the access log (a keyed hash chain of who used which credential) and who asked.
+//! - [`probe`]: live checks of stored credentials against the providers' APIs.
 //! - [`memory`]: process hardening and locked, zeroized buffers (the only `unsafe`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod error;
 pub mod fs;
 pub mod memory;
 pub mod ops;
 pub mod paths;
+pub mod probe;
 pub mod profiles;
 pub mod protocol;
 pub mod secret;

@@ -163,7 +163,11 @@ fn openclaw_wire_keeps_settings_backs_up_and_checks_the_binary() {
     }
     assert_eq!(c["gateway"]["port"], 18789, "other settings kept");
     assert_eq!(c["secrets"]["providers"]["other"]["source"], "env");
-    assert_eq!(std::fs::read_to_string(env.state.join("openclaw.json.clawkeep.bak")).unwrap(), original);
+    assert_eq!(
+        std::fs::read_to_string(env.state.join("openclaw.json.clawkeep.bak")).unwrap(),
+        original,
+        "no literal key: kept byte for byte"
+    );
     assert!(o.stderr.contains("JSON5"), "the user is told comments are not kept: {o:?}");
 
     // Again: nothing changes, the user's tuning of the entry is kept.

@@ -186,3 +186,116 @@ fn a_flat_map_with_only_oauth_is_still_converted() {
     assert_eq!(ap["profiles"]["openai:default"]["access"], "a");
     assert_eq!(env.run(&["models", "auth", "list"], "").code, 0);
 }
+
+/// `.env` is read as OpenClaw reads it: clawkeep's reader against dotenv 17.4.2 itself (the version OpenClaw
+/// 2026.9.6 bundles), on a table of lines. Needs node and dotenv in `$CLAWKEEP_DOTENV_DIR/node_modules` (default
+/// `target/dotenv-cache`; `.ci/run` installs it with `npm install --prefix target/dotenv-cache dotenv@17.4.2`).
+/// Skipped with a message when they are missing, except under CI=true.
+#[test]
+fn dotenv_reading_matches_dotenv_17() {
+    use base64::Engine;
+    use clawkeep::profiles::dotenv;
+    let dir = std::env::var_os("CLAWKEEP_DOTENV_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dotenv-cache"));
+    let module = dir.join("node_modules/dotenv");
+    if !have("node") || !module.join("package.json").exists() {
+        let why = format!(
+            "node or dotenv missing ({}): npm install --prefix {} dotenv@17.4.2",
+            module.display(),
+            dir.display()
+        );
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{why}");
+        }
+        skip("dotenv_reading_matches_dotenv_17", &why);
+        return;
+    }
+    let version = json(&module.join("package.json"))["version"].as_str().unwrap_or_default().to_string();
+    assert_eq!(version, "17.4.2", "the dotenv OpenClaw 2026.9.6 bundles");
+    // (content, whether clawkeep must be sure of OPENAI_API_KEY)
+    let table: &[(&str, bool)] = &[
+        ("OPENAI_API_KEY=sk-plain\n", true),
+        ("OPENAI_API_KEY=\"sk-dq\" # work key\n", true),
+        ("OPENAI_API_KEY='sk-sq'\n", true),
+        ("OPENAI_API_KEY=`sk-bt`\n", true),
+        ("export OPENAI_API_KEY=sk-exp\n", true),
+        ("export   OPENAI_API_KEY = sk-sp \n", true),
+        ("OPENAI_API_KEY=sk-a#b\n", true),
+        ("OPENAI_API_KEY=sk-a #comment\n", true),
+        ("OPENAI_API_KEY=sk-tab\t# c\n", true),
+        ("OPENAI_API_KEY: sk-colon\n", true),
+        ("  OPENAI_API_KEY=sk-indented\r\nPORT=1\r\n", true),
+        ("OPENAI_API_KEY=\"sk-#notcomment\"\n", true),
+        ("OPENAI_API_KEY=sk-crlf\r\n", true),
+        ("A=1\n\n\nOPENAI_API_KEY=sk-after-blank\n", true),
+        ("GROQ_API_KEY=gsk-1\nOPENAI_API_KEY=sk-2\nexport MISTRAL_API_KEY='m-3' # x\n", true),
+        ("OPENAI_API_KEY=sk-first\nOPENAI_API_KEY=sk-last\n", false),
+        ("OPENAI_API_KEY=\"line1\\nline2\"\n", false),
+        ("OPENAI_API_KEY=\"multi\nline\"\n", false),
+        ("FOO=\"open\nOPENAI_API_KEY=sk-swallowed\n\"\n", false),
+        ("# OPENAI_API_KEY=sk-commented\n", false),
+        ("OPENAI_API_KEY=\"sk-unterminated\n", false),
+        ("OPENAI_API_KEY=\"a\\\"b\"\n", false),
+        ("OPENAI_API_KEY='sk-x' trailing\n", false),
+        ("OPENAI_API_KEY=\n", false),
+        ("OPENAI_API_KEY=\"\"\n", false),
+        ("OPENAI_API_KEY=${OTHER}\n", false),
+        ("OPENAI.API=1\nOPENAI-API=2\nexport=3\n", false),
+        ("OPENAI_API_KEY='sk-\\'esc'\n", false),
+        ("OPENAI_API_KEY=a\rPORT=2\n", false),
+        ("OPENAI_API_KEY=\"sk-q\"x\n", false),
+        ("OPENAI_API_KEY = \"  spaced  \"\n", false),
+        ("X=`a\nb`\nOPENAI_API_KEY=sk-after-bt\n", true),
+    ];
+    let inputs: Vec<String> =
+        table.iter().map(|(c, _)| base64::engine::general_purpose::STANDARD.encode(c.as_bytes())).collect();
+    let script = format!(
+        "const d=require({:?});let s='';process.stdin.on('data',c=>s+=c).on('end',()=>{{\
+         process.stdout.write(JSON.stringify(JSON.parse(s).map(b=>d.parse(Buffer.from(b,'base64')))))}})",
+        module.display().to_string()
+    );
+    let mut c = std::process::Command::new("node");
+    c.args(["-e", &script]);
+    let o = run_cmd(&mut c, &serde_json::to_string(&inputs).unwrap());
+    assert_eq!(o.code, 0, "{o:?}");
+    let theirs: Vec<serde_json::Map<String, serde_json::Value>> = serde_json::from_str(&o.stdout).unwrap();
+    for ((content, sure), want) in table.iter().zip(theirs) {
+        let ours: serde_json::Map<String, serde_json::Value> =
+            dotenv::parse(content).into_iter().map(|(k, v)| (k, serde_json::Value::String(v.to_string()))).collect();
+        assert_eq!(ours, want, "parse of {content:?}");
+        let found = dotenv::read(content);
+        for k in &found.keys {
+            assert_eq!(want.get(&k.name).and_then(|v| v.as_str()), Some(k.value.as_str()), "{} in {content:?}", k.name);
+        }
+        let has = found.keys.iter().any(|k| k.name == "OPENAI_API_KEY");
+        assert_eq!(has, *sure, "sure of OPENAI_API_KEY in {content:?}");
+        if !sure
+            && want
+                .get("OPENAI_API_KEY")
+                .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty() && !s.starts_with("${")))
+        {
+            assert!(found.unsure.iter().any(|u| u.name == "OPENAI_API_KEY"), "an unsure key is reported: {content:?}");
+        }
+    }
+}
+
+#[test]
+fn migrate_moves_what_dotenv_reads_and_leaves_unsure_lines_alone() {
+    let env = Env::new();
+    env.init_file();
+    write_private(
+        &env.state.join(".env"),
+        "OPENAI_API_KEY=\"sk-proj-quoted\" # work key\nGROQ_API_KEY=gsk-old\nGROQ_API_KEY=gsk-new\nPORT=1\n",
+    );
+    let o = env.run(&["migrate"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("set more than once"), "{o:?}");
+    assert_eq!(env.run(&["get", "openai:default"], "").stdout, "sk-proj-quoted\n", "stored without quotes or comment");
+    assert_eq!(
+        std::fs::read_to_string(env.state.join(".env")).unwrap(),
+        "GROQ_API_KEY=gsk-old\nGROQ_API_KEY=gsk-new\nPORT=1\n",
+        "the duplicated key is left alone"
+    );
+    assert_eq!(env.run(&["get", "groq:default"], "").code, 66);
+}

@@ -263,20 +263,33 @@ fn an_add_interrupted_before_the_index_is_found_by_doctor_and_refused_by_add() {
     c.env("CLAWKEEP_TEST_CRASH_AT", "add-after-put");
     let o = run_cmd(&mut c, "sk-proj-crashed");
     assert_ne!(o.code, 0, "the crash point must stop the command: {o:?}");
+    // The index entry was written before the store: the item is never one nobody knows of.
     let index = json(&env.ck().join("index.json"));
-    assert!(index["secrets"].as_object().unwrap().is_empty(), "{index}");
+    assert!(index["secrets"]["main/openai:default"].is_object(), "{index}");
+    assert!(!env.auth_profiles().exists() || json(&env.auth_profiles())["profiles"]["openai:default"].is_null());
+    // add without --force does not replace it; doctor names it, and `models auth sync` writes its reference.
+    let o = env.run(&["models", "auth", "add", "--provider", "openai"], "sk-proj-other");
+    assert_eq!(o.code, 67, "{o:?}");
+    assert!(!o.stderr.contains("sk-proj"), "{o:?}");
+    let d = env.run(&["doctor"], "");
+    assert_ne!(d.code, 0, "{d:?}");
+    assert!(d.stdout.contains("UNREFERENCED") && d.stdout.contains("main/openai:default"), "{d:?}");
+    assert_eq!(env.run(&["models", "auth", "sync"], "").code, 0);
+    get_is(&env, "openai:default", "sk-proj-crashed", "sync after the crash");
 
-    // Without the reference, the profile looks new: add still refuses to replace the unlisted item.
+    // A reference whose index entry is gone (an index.json restored from an older copy): doctor reports it,
+    // `doctor --fix` lists it again, and add without --force does not replace the unlisted item.
+    let mut index = json(&env.ck().join("index.json"));
+    index["secrets"].as_object_mut().unwrap().remove("main/openai:default");
+    write_private(&env.ck().join("index.json"), &index.to_string());
     let ap = env.auth_profiles();
     let aside = env.dir.path().join("auth-profiles.aside");
     std::fs::rename(&ap, &aside).unwrap();
     let o = env.run(&["models", "auth", "add", "--provider", "openai"], "sk-proj-other");
     assert_eq!(o.code, 67, "{o:?}");
-    assert!(o.stderr.contains("index does not list") && o.stderr.contains("main/openai:default"), "{o:?}");
     assert!(!o.stderr.contains("sk-proj"), "{o:?}");
     std::fs::rename(&aside, &ap).unwrap();
     get_is(&env, "openai:default", "sk-proj-crashed", "the refused add");
-
     let d = env.run(&["doctor"], "");
     assert_ne!(d.code, 0, "{d:?}");
     assert!(d.stdout.contains("REF_UNINDEXED") && d.stdout.contains("main/openai:default"), "{d:?}");

@@ -543,7 +543,9 @@ fn migrate_backups_stay_on_the_host_that_made_them() {
     assert_eq!(get(&a, "openai:default").stdout, "sk-proj-SYNC-SECRET-MIGRATED\n");
     // a's undo restores a's own files, never b's (b's backup is newer, and listed in the shared index).
     ok(&a, &["migrate", "--undo", "--force"], "");
-    assert_eq!(std::fs::read_to_string(a.auth_profiles()).unwrap(), a_file);
+    let profiles = json(&a.auth_profiles());
+    assert_eq!(profiles["profiles"]["groq:default"]["key"], "gsk-SYNC-SECRET-A-MIGRATED", "{profiles}");
+    assert!(profiles["profiles"]["openai:default"]["keyRef"].is_object(), "b's backup was restored on a: {profiles}");
     let o = a.run(&["migrate", "--undo", "--force"], "");
     assert_eq!(o.code, 66, "{o:?}");
     ok(&b, &["migrate", "--undo", "--force"], "");

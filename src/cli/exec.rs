@@ -100,7 +100,11 @@ pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimi
                     }
                 }
             }
-            None => clawkeep::ops::profile::secret_of(need_vault()?, paths, &agent, profile)?,
+            None => {
+                let secret = clawkeep::ops::profile::secret_of(need_vault()?, paths, &agent, profile);
+                super::audit::handout(paths, "exec", &agent, profile, &secret)?;
+                secret?
+            }
         };
         env.push((name, secret));
     }
@@ -123,7 +127,9 @@ pub fn run(paths: &Paths, a: ExecArgs, core_limit: Option<rustix::process::Rlimi
             }
             None => {
                 let want = Want { agent: &agent, provider, pin: None, cred_type: Some("api_key") };
-                clawkeep::ops::select::select(need_vault()?, paths, want)?.secret
+                let s = clawkeep::ops::select::select(need_vault()?, paths, want)?;
+                super::audit::handout(paths, "exec", &agent, &s.profile, &Ok(s.secret.clone()))?;
+                s.secret
             }
         };
         env.push((name.to_string(), secret));

@@ -30,6 +30,11 @@ pub fn run(
                 done.removed_secrets.len(),
                 done.backup
             );
+            for s in &done.kept_secrets {
+                println!(
+                    "kept `{s}` in the vault: it changed after the migration (the restored file no longer refers to it)"
+                );
+            }
         }
         return Ok(exit::OK);
     }

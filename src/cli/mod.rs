@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions, dispatch, and the single place errors are printed.
 
+mod audit;
 mod doctor;
 mod exec;
 mod input;
@@ -9,6 +10,7 @@ mod models;
 mod onboard;
 mod openclaw;
 mod output;
+mod probe;
 mod resolve;
 mod service;
 mod sync;
@@ -86,7 +88,7 @@ enum Command {
         /// Restore the files as they were before the last migration.
         #[arg(long, conflicts_with = "dry_run")]
         undo: bool,
-        /// With --undo: restore even if the files changed since.
+        /// With --undo: go on when files or secrets changed since (changed files are merged, changed secrets kept).
         #[arg(long, requires = "undo")]
         force: bool,
         /// JSON output.
@@ -150,6 +152,20 @@ enum Command {
     },
     /// Share the file store over git: commit, pull (rebase), merge clawkeep's own conflicts, push; write references.
     Sync(sync::SyncArgs),
+    /// The access log: last use of each profile, by whom; `audit log` shows and verifies it.
+    Audit {
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Show the access log (filtered), or check its chain with `--verify`.
+    Log(audit::LogArgs),
 }
 
 #[derive(Subcommand)]
@@ -160,11 +176,23 @@ enum OpenclawCommand {
 
 #[derive(Subcommand)]
 enum ModelsCommand {
-    /// Per provider and profile: store, status, expiry. Never needs the passphrase.
+    /// Per provider and profile: store, status, expiry, last use. Never needs the passphrase (`--probe` reads the
+    /// secrets it checks).
     Status {
         /// Exit 1 if anything is expired or missing, 2 if a token expires within 24 h.
         #[arg(long)]
         check: bool,
+        /// Check each stored credential against its provider's API (Anthropic, OpenAI, OpenRouter): valid,
+        /// rejected, Claude-Code-only, rate limited, unreachable or unexpected. Exit 1 if any is not valid, 2 if
+        /// the worst is a rate limit.
+        #[arg(long, conflicts_with = "check")]
+        probe: bool,
+        /// Probe only this profile (repeatable; implies --probe).
+        #[arg(long, value_name = "ID")]
+        probe_profile: Vec<String>,
+        /// Per-credential probe timeout (`5s`, `1500ms`).
+        #[arg(long, value_name = "DUR", default_value = "8s")]
+        probe_timeout: String,
         #[command(flatten)]
         agent: AgentArg,
         /// JSON output.
@@ -336,20 +364,57 @@ pub fn main() -> i32 {
 fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
     let paths = Paths::from_env()?;
     match cli.command {
-        Command::Init { join: Some(url), name, .. } => sync::join(&paths, &url, name.as_deref()),
-        Command::Init { backend, .. } => vault::init(&paths, backend),
-        Command::Passwd => vault::passwd(&paths),
+        Command::Init { join: Some(url), name, .. } => sync::join(&paths, &url, name.as_deref())
+            .and_then(|code| audit::change(&paths, "join", None, None, || Ok(code))),
+        Command::Init { backend, .. } => {
+            vault::init(&paths, backend).and_then(|code| audit::change(&paths, "init", None, None, || Ok(code)))
+        }
+        Command::Passwd => audit::change(&paths, "passwd", None, None, || vault::passwd(&paths)),
         Command::Get { profile_id, agent } => vault::get(&paths, &agent.id()?, &profile_id),
         Command::Models { command } => match command {
-            ModelsCommand::Status { check, agent, json } => models::status(&paths, &agent.id()?, check, json),
+            ModelsCommand::Status { check, agent, json, probe, probe_profile, probe_timeout } => {
+                if probe || !probe_profile.is_empty() {
+                    let timeout = humantime::parse_duration(&probe_timeout)
+                        .ok()
+                        .filter(|d| !d.is_zero() && d.as_secs() <= 120)
+                        .ok_or_else(|| {
+                            clawkeep::Error::InvalidInput(format!(
+                                "invalid --probe-timeout `{probe_timeout}`: use e.g. 5s (at most 120s)"
+                            ))
+                        })?;
+                    probe::run(&paths, &agent.id()?, &probe_profile, timeout, json)
+                } else {
+                    models::status(&paths, &agent.id()?, check, json)
+                }
+            }
             ModelsCommand::Auth { command } => match command {
-                AuthCommand::PasteToken(a) => models::store(&paths, a, CredType::Token, "manual"),
-                AuthCommand::Add { store, cred_type } => models::store(&paths, store, cred_type, "default"),
-                AuthCommand::SetupToken(a) => models::setup_token(&paths, a),
+                AuthCommand::PasteToken(a) => {
+                    let (agent, profile) = store_target(&a, "manual");
+                    let op = if a.force { "replace" } else { "add" };
+                    audit::change(&paths, op, Some(&agent), Some(&profile), || {
+                        models::store(&paths, a, CredType::Token, "manual")
+                    })
+                }
+                AuthCommand::Add { store, cred_type } => {
+                    let (agent, profile) = store_target(&store, "default");
+                    let op = if store.force { "replace" } else { "add" };
+                    audit::change(&paths, op, Some(&agent), Some(&profile), || {
+                        models::store(&paths, store, cred_type, "default")
+                    })
+                }
+                AuthCommand::SetupToken(a) => {
+                    let (agent, profile) = store_target(&a, "manual");
+                    audit::change(&paths, "add", Some(&agent), Some(&profile), || models::setup_token(&paths, a))
+                }
                 AuthCommand::List { provider, agent, json } => {
                     models::list(&paths, &agent.id()?, provider.as_deref(), json)
                 }
-                AuthCommand::Remove { profile_id, agent } => models::remove(&paths, &agent.id()?, &profile_id),
+                AuthCommand::Remove { profile_id, agent } => {
+                    let agent = agent.id()?;
+                    audit::change(&paths, "remove", Some(&agent), Some(&profile_id), || {
+                        models::remove(&paths, &agent, &profile_id)
+                    })
+                }
                 AuthCommand::Sync { agent } => models::sync(&paths, &agent.id()?),
                 AuthCommand::Order { command } => match command {
                     OrderCommand::Get { provider, agent, json } => {
@@ -364,9 +429,12 @@ fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
         },
         Command::Doctor { fix, agent, json } => doctor::run(&paths, agent, fix, json),
         Command::Migrate { agent, all_agents, dry_run, undo, force, json } => {
-            migrate::run(&paths, agent, all_agents, dry_run, undo, force, json)
+            let op = if undo { "migrate-undo" } else { "migrate" };
+            let who = agent.clone();
+            let run = || migrate::run(&paths, agent, all_agents, dry_run, undo, force, json);
+            if dry_run { run() } else { audit::change(&paths, op, who.as_deref(), None, run) }
         }
-        Command::Onboard(args) => onboard::run(&paths, args),
+        Command::Onboard(args) => audit::change(&paths, "onboard", None, None, || onboard::run(&paths, args)),
         Command::Resolve => resolve::run(&paths),
         Command::Serve(a) => service::serve(&paths, a),
         Command::Unlock { ttl } => service::unlock(&paths, ttl),
@@ -380,10 +448,25 @@ fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
         Command::Monitor(a) => openclaw::monitor(&paths, a),
         Command::Recipient { json } => transfer::recipient(&paths, json),
         Command::Export(a) => transfer::export(&paths, a),
-        Command::Import(a) => transfer::import(&paths, a),
-        Command::Recipients { command } => sync::recipients(&paths, command),
-        Command::Sync(a) => sync::sync(&paths, a),
+        Command::Import(a) => {
+            let agent = a.agent_id();
+            audit::change(&paths, "import", agent.as_deref(), None, || transfer::import(&paths, a))
+        }
+        Command::Audit { command: None, json } => audit::summary(&paths, json),
+        Command::Audit { command: Some(AuditCommand::Log(a)), .. } => audit::log(&paths, a),
+        Command::Recipients { command } => match command.change() {
+            Some(op) => audit::change(&paths, op, None, None, || sync::recipients(&paths, command)),
+            None => sync::recipients(&paths, command),
+        },
+        Command::Sync(a) => audit::change(&paths, "sync", None, None, || sync::sync(&paths, a)),
     }
+}
+
+/// The agent and profile id a store command writes (as `models::store` computes them), for the access log.
+fn store_target(a: &StoreArgs, default_name: &str) -> (String, String) {
+    let agent = a.agent.agent.trim().to_ascii_lowercase();
+    let profile = a.profile_id.clone().unwrap_or_else(|| format!("{}:{default_name}", a.provider.trim()));
+    (agent, profile)
 }
 
 /// Agents to look at: the one given, else every agent dir found (at least `main`).

@@ -136,13 +136,22 @@ pub fn status(paths: &Paths, agent: &str, check: bool, json: bool) -> Result<i32
             .collect(),
         None => Vec::new(),
     };
+    // Last hand-out of each profile, from the access log (nothing when it cannot be read: status never fails on it).
+    let last = super::audit::last_used(paths, true).unwrap_or_default();
+    let last_of = |p: &str| last.get(&(agent.to_string(), p.to_string())).map(|l| &l.line);
     if json {
-        output::json(&serde_json::json!({ "agent": agent, "profiles": rows, "exitCode": code, "toRotate": exposed }));
+        let used: serde_json::Map<String, serde_json::Value> = rows
+            .iter()
+            .filter_map(|r| last_of(&r.profile_id).map(|l| (r.profile_id.clone(), super::audit::used_json(l))))
+            .collect();
+        output::json(&serde_json::json!({
+            "agent": agent, "profiles": rows, "lastUsed": used, "exitCode": code, "toRotate": exposed
+        }));
     } else if rows.is_empty() {
         println!("no profiles for agent {agent}");
     } else {
         output::table(
-            &["PROVIDER", "PROFILE", "TYPE", "STORE", "STATUS", "EXPIRES IN"],
+            &["PROVIDER", "PROFILE", "TYPE", "STORE", "STATUS", "EXPIRES IN", "LAST USED"],
             rows.iter()
                 .map(|r| {
                     vec![
@@ -152,6 +161,9 @@ pub fn status(paths: &Paths, agent: &str, check: bool, json: bool) -> Result<i32
                         r.store.clone(),
                         r.status.as_str().into(),
                         r.expires_in_ms.map(output::human_ms).unwrap_or_else(|| "-".into()),
+                        last_of(&r.profile_id)
+                            .map(|l| format!("{} by {}", l.time, l.who.short()))
+                            .unwrap_or_else(|| "-".into()),
                     ]
                 })
                 .collect(),

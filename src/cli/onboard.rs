@@ -54,6 +54,8 @@ pub fn run(paths: &Paths, a: OnboardArgs) -> Result<i32> {
     let wizard = input::interactive();
     // 1. The store.
     if !Vault::exists(paths) {
+        // What is left of a vault (vault.json lost) is never replaced by a new one.
+        Vault::check_can_create(paths)?;
         let choice = match (a.backend, wizard) {
             (Some(b), _) => b,
             (None, true) => {

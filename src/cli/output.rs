@@ -8,6 +8,11 @@ pub fn json<T: Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into()));
 }
 
+/// Print a value as one line of JSON on stdout.
+pub fn json_line<T: Serialize>(v: &T) {
+    println!("{}", serde_json::to_string(v).unwrap_or_else(|_| "null".into()));
+}
+
 /// Print a plain aligned table on stdout.
 pub fn table(header: &[&str], rows: Vec<Vec<String>>) {
     let mut t = Table::new();

@@ -39,7 +39,16 @@ pub fn run(paths: &Paths) -> Result<i32> {
             true => Some(clawkeep::vault::Vault::open(paths, super::input::passphrase_fn_no_prompt())?),
             false => None,
         };
-        let (direct, causes) = resolve_explained(vault.as_ref(), &req);
+        let (mut direct, causes) = resolve_explained(vault.as_ref(), &req);
+        let refused: Vec<_> = direct.errors.iter().map(|(id, e)| (id.clone(), e.code)).collect();
+        let lines = super::audit::resolve_entries(paths, &direct.values, &refused);
+        if let Err(e) = clawkeep::audit::record_cli(paths, &lines) {
+            // Fail closed: nothing the log does not show is handed out.
+            eprintln!("clawkeep: {e}");
+            for id in std::mem::take(&mut direct.values).into_keys() {
+                direct.errors.insert(id, ErrorEntry { code: code::UNAVAILABLE });
+            }
+        }
         resp.values.extend(direct.values);
         resp.errors.extend(direct.errors);
         // OpenClaw shows only the codes: the reasons go to stderr, which it logs.

@@ -35,6 +35,17 @@ pub enum RecipientsCommand {
     },
 }
 
+impl RecipientsCommand {
+    /// The access log's name for a command that changes the store (`None` for `list`).
+    pub fn change(&self) -> Option<&'static str> {
+        match self {
+            RecipientsCommand::List { .. } => None,
+            RecipientsCommand::Add { .. } => Some("recipients add"),
+            RecipientsCommand::Remove { .. } => Some("recipients remove"),
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct SyncArgs {
     /// First run on the first host: make the store a git repository with this (empty) remote and push it.

@@ -70,6 +70,10 @@ pub fn export(paths: &Paths, a: ExportArgs) -> Result<i32> {
     let lifetime = parse_duration_ms(&a.expires_in)?;
     let mut vault = super::open_vault(paths)?;
     let (armored, summary) = transfer::export(&mut vault, paths, &agent, &a.profiles, &a.to, lifetime)?;
+    // The bundle is sealed to another host: its lines name the profiles, not a fingerprint of each value.
+    let lines: Vec<_> =
+        summary.profiles.iter().map(|p| clawkeep::audit::entry("export", Some(&agent), Some(p), "ok", None)).collect();
+    clawkeep::audit::record_cli(paths, &lines)?;
     let mut out = std::io::stdout().lock();
     out.write_all(armored.as_bytes()).and_then(|()| out.flush()).map_err(|e| Error::io("<stdout>", "writing", e))?;
     eprintln!(
@@ -83,6 +87,13 @@ pub fn export(paths: &Paths, a: ExportArgs) -> Result<i32> {
         )
     );
     Ok(exit::OK)
+}
+
+impl ImportArgs {
+    /// The agent named with `--agent`, for the access log.
+    pub fn agent_id(&self) -> Option<String> {
+        self.agent.as_ref().map(|a| a.trim().to_ascii_lowercase())
+    }
 }
 
 fn parse_renames(raw: &[String]) -> Result<BTreeMap<String, String>> {

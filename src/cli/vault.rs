@@ -12,9 +12,8 @@ use clawkeep::{Error, Result};
 use super::input;
 
 pub fn init(paths: &Paths, choice: BackendChoice) -> Result<i32> {
-    if Vault::exists(paths) {
-        return Err(Error::AlreadyInitialized(paths.clawkeep_dir.clone()));
-    }
+    // Before any prompt: a vault, or what is left of one, is never replaced.
+    Vault::check_can_create(paths)?;
     let (backend, fell_back) = resolve(choice)?;
     if let Some(reason) = fell_back {
         eprintln!("clawkeep: the OS keychain is not usable ({reason}); using the encrypted file store instead");
@@ -48,8 +47,10 @@ pub fn passwd(paths: &Paths) -> Result<i32> {
 
 pub fn get(paths: &Paths, agent: &str, profile_id: &str) -> Result<i32> {
     let vault = super::open_vault(paths)?;
-    let secret = clawkeep::ops::profile::secret_of(&vault, paths, agent, profile_id)?;
+    let secret = clawkeep::ops::profile::secret_of(&vault, paths, agent, profile_id);
     drop(vault);
+    super::audit::handout(paths, "get", agent, profile_id, &secret)?;
+    let secret = secret?;
     // The line is built on locked memory (zeroed when dropped) and written with one write(2), past std's buffer.
     let bytes = secret.expose_secret().as_bytes();
     let mut line = clawkeep::memory::SecretBuf::new(bytes.len() + 1);

@@ -11,6 +11,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().ok_or_else(|| Error::Internal(format!("{} has no parent", path.display())))?;
     super::check_dir(dir)?;
     super::check_file(path, false)?;
+    super::fault::before_change(path)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".clawkeep-")
         .suffix(".tmp")
@@ -18,13 +19,30 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .map_err(|e| Error::io(dir, "creating a temporary file in", e))?;
     tmp.write_all(data).map_err(|e| Error::io(path, "writing", e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, "syncing", e))?;
+    let sync = !super::fault::fsync_skipped();
+    if sync {
+        tmp.as_file().sync_all().map_err(|e| Error::io(path, "syncing", e))?;
+    }
     tmp.persist(path).map_err(|e| Error::io(path, "replacing", e.error))?;
     #[allow(clippy::disallowed_methods)] // a directory handle, opened only to fsync it
-    if let Ok(d) = std::fs::File::open(dir) {
+    if sync && let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Remove a file; whether it existed. Every removal of a file that can hold a secret or a reference goes
+/// through here (the crash hook in [`super::fault`] sees it).
+pub fn remove_file(path: &Path) -> Result<bool> {
+    if std::fs::symlink_metadata(path).is_err() {
+        return Ok(false);
+    }
+    super::fault::before_change(path)?;
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(path, "removing", e)),
+    }
 }
 
 /// Serialize as 2-space JSON with a trailing newline (OpenClaw's layout) and write atomically.

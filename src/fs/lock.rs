@@ -41,6 +41,14 @@ impl VaultLock {
         }
     }
 
+    /// Take the exclusive lock on `path`, waiting as long as it takes (for locks held a few microseconds, like the
+    /// access log's, where polling would cost more than the wait).
+    pub fn acquire_blocking(path: &Path) -> Result<VaultLock> {
+        let file = Self::open(path)?;
+        file.lock().map_err(|e| Error::io(path, "locking", e))?;
+        Ok(VaultLock { _file: file })
+    }
+
     /// Take the exclusive lock on `path` (created 0600 when missing), waiting up to 10 s.
     pub fn acquire(path: &Path) -> Result<VaultLock> {
         let file = Self::open(path)?;

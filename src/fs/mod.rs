@@ -1,7 +1,9 @@
-//! Safe files. Only this module writes or opens files: the one checked read (`read`), permission and ownership checks, atomic writes, the vault lock.
+//! Safe files. Only this module writes or opens files: the one checked read (`read`), permission and ownership checks, atomic writes, checked appends (`append`, for the access log), the vault lock.
 
+mod append;
 mod atomic;
 mod crash;
+pub mod fault;
 // The lock files are opened for writing (and OpenClaw's read for its owner pid): not secret reads.
 #[allow(clippy::disallowed_methods)]
 mod lock;
@@ -10,7 +12,8 @@ mod openclaw_lock;
 mod read;
 mod safe;
 
-pub use atomic::{write_atomic, write_json};
+pub use append::{AppendFile, read_tail};
+pub use atomic::{remove_file, write_atomic, write_json};
 pub use crash::{CRASH_AT_VAR, crash_point};
 pub use lock::VaultLock;
 pub use openclaw_lock::OpenClawLock;

@@ -104,7 +104,53 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         check_perms(&mut r, path, dir, fix, !dir || owned_dir(paths, path));
     }
 
-    // 2. The vault and its store.
+    // 2. The vault and its store. A vault that lost vault.json is repaired, never replaced: `init` there would
+    // make every stored secret undecryptable.
+    if std::fs::symlink_metadata(&files.config).is_err() {
+        let found = Vault::remnants(paths);
+        if !found.is_empty() {
+            let inferred = Vault::infer_backend(paths);
+            let message = format!("vault.json is missing, but the vault is there ({})", found.join(", "));
+            match (fix, inferred) {
+                (true, Some(_)) => match Vault::rebuild_config(paths) {
+                    Ok(b) => {
+                        r.add(
+                            "VAULT_CONFIG_MISSING",
+                            Severity::Error,
+                            Some(&files.config),
+                            format!("{message}; rebuilt it for the {b} store"),
+                            None,
+                        );
+                        r.findings.last_mut().expect("pushed").fixed = true;
+                    }
+                    Err(e) => r.add(
+                        "VAULT_CONFIG_MISSING",
+                        Severity::Error,
+                        Some(&files.config),
+                        format!("{message}; it could not be rebuilt: {e}"),
+                        None,
+                    ),
+                },
+                (false, Some(b)) => r.add(
+                    "VAULT_CONFIG_MISSING",
+                    Severity::Error,
+                    Some(&files.config),
+                    format!("{message}; its files show the {b} store"),
+                    Some("clawkeep doctor --fix (rebuilds vault.json; never run `clawkeep init` over a vault)".into()),
+                ),
+                (_, None) => r.add(
+                    "VAULT_CONFIG_MISSING",
+                    Severity::Error,
+                    Some(&files.config),
+                    format!("{message}; its files do not show which store it used"),
+                    Some(format!(
+                        "restore vault.json from a backup, or write {} as {{\"version\": 1, \"backend\": \"keychain\" (or \"keyutils\"), \"created\": 0}}; never run `clawkeep init` over a vault",
+                        files.config.display()
+                    )),
+                ),
+            }
+        }
+    }
     let index_missing = files.config.exists() && !files.index.exists();
     if index_missing {
         if fix {
@@ -140,14 +186,18 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
     // Why the vault could not be opened, when it exists: references cannot be checked then.
     let mut unopened: Option<String> = None;
     let vault = if !files.config.exists() {
-        r.add(
-            "VAULT_MISSING",
-            Severity::Error,
-            Some(&files.dir),
-            "no clawkeep vault here".into(),
-            Some("clawkeep init".into()),
-        );
-        None
+        if r.findings.iter().any(|f| f.code == "VAULT_CONFIG_MISSING") {
+            None
+        } else {
+            r.add(
+                "VAULT_MISSING",
+                Severity::Error,
+                Some(&files.dir),
+                "no clawkeep vault here".into(),
+                Some("clawkeep init".into()),
+            );
+            None
+        }
     } else {
         match Vault::open(paths, no_passphrase()) {
             Ok(v) => {
@@ -283,8 +333,22 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         }
         // Unreferenced secrets: only when the reference file is there to compare with (after OpenClaw 2026.9 imports
         // and renames it, the references live in its SQLite store).
+        let sqlite = paths.sqlite_layout(a);
         if let Some(v) = &vault
-            && file.original.is_some()
+            && file.original.is_none()
+            && sqlite
+            && v.index.profiles_of(a).next().is_some()
+        {
+            r.add(
+                "SQLITE_REFS_UNCHECKED",
+                Severity::Info,
+                Some(&paths.agent_dir(a)),
+                "OpenClaw keeps this agent's references in its SQLite store, which doctor does not read: stored secrets it does not refer to are not reported".into(),
+                Some("openclaw models status (shows the references OpenClaw uses)".into()),
+            );
+        }
+        if let Some(v) = &vault
+            && (file.original.is_some() || !sqlite)
         {
             for (sid, e) in v.index.profiles_of(a) {
                 if !referenced.contains(sid) {
@@ -308,16 +372,22 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
     if let Some(v) = &vault
         && let Ok(listed) = v.listed_in_store()
     {
-        for id in listed {
-            if !v.index.secrets.contains_key(id.as_str()) {
-                r.add(
-                    "ORPHAN_SECRET",
-                    Severity::Warning,
-                    Some(&files.secrets),
-                    format!("encrypted secret `{id}` is not in the index"),
-                    Some("store the secret again with `clawkeep models auth add --force` (or `paste-token --force`), or remove the file".into()),
-                );
-            }
+        let orphans: Vec<SecretId> =
+            listed.into_iter().filter(|id| !v.index.secrets.contains_key(id.as_str())).collect();
+        // The file is the only copy of that secret: --fix puts it back in the index, never deletes it.
+        let reindexed = fix && !orphans.is_empty() && reindex_listed(paths, &orphans).is_ok();
+        for id in orphans {
+            r.add(
+                "ORPHAN_SECRET",
+                Severity::Warning,
+                Some(&files.secrets),
+                format!("encrypted secret `{id}` is not in the index"),
+                Some(
+                    "clawkeep doctor --fix (adds it back to the index; the file may be the only copy of that secret)"
+                        .into(),
+                ),
+            );
+            r.findings.last_mut().expect("pushed").fixed = reindexed;
         }
     }
 
@@ -329,15 +399,62 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
     if let Ok(Some(bytes)) = crate::fs::read_optional(&paths.dotenv())
         && let Ok(text) = std::str::from_utf8(&bytes)
     {
-        for k in dotenv::find_keys(text) {
+        let found = dotenv::read(text);
+        for u in &found.unsure {
+            r.add(
+                "ENV_PLAINTEXT",
+                Severity::Error,
+                Some(&paths.dotenv()),
+                format!("{} may be set in plaintext (line {}; {})", u.name, u.line + 1, u.why),
+                Some(format!(
+                    "store the key with `clawkeep models auth add`, then delete the {} line(s) from .env by hand",
+                    u.name
+                )),
+            );
+        }
+        for k in found.keys {
+            let held = vault.as_ref().is_some_and(|v| {
+                v.index.secrets.contains_key(&format!("{}/{}:default", crate::paths::DEFAULT_AGENT, k.provider))
+            });
+            let fix = if held {
+                format!(
+                    "the vault already holds {p}:default (migrate moves this line only if it is the same key): check \
+                     which key is current, then delete line {} from .env by hand",
+                    k.line + 1,
+                    p = k.provider
+                )
+            } else {
+                format!(
+                    "clawkeep migrate (if profile {}:default already exists, delete the line from .env by hand)",
+                    k.provider
+                )
+            };
             r.add(
                 "ENV_PLAINTEXT",
                 Severity::Error,
                 Some(&paths.dotenv()),
                 format!("{} is set in plaintext (line {})", k.name, k.line + 1),
+                Some(fix),
+            );
+        }
+    }
+    // A backup clawkeep wrote before it left literal keys out of them may still hold one.
+    let bak =
+        crate::profiles::OpenClawConfig { path: paths.openclaw_config(), doc: Default::default(), original: None }
+            .backup_path();
+    if let Ok(Some(bytes)) = crate::fs::read_optional(&bak)
+        && let Ok(text) = std::str::from_utf8(&bytes)
+        && let Ok(cfg) = json5::from_str::<Value>(text)
+    {
+        for (field, _) in crate::profiles::openclaw_config::literal_keys(&cfg) {
+            r.add(
+                "BACKUP_PLAINTEXT",
+                Severity::Error,
+                Some(&bak),
+                format!("clawkeep's backup of openclaw.json holds a plaintext key ({field})"),
                 Some(format!(
-                    "clawkeep migrate (if profile {}:default already exists, delete the line from .env by hand)",
-                    k.provider
+                    "delete {} (a copy clawkeep made of an earlier openclaw.json; openclaw.json itself is not affected)",
+                    bak.display()
                 )),
             );
         }
@@ -555,6 +672,44 @@ fn check_perms(r: &mut Report, path: &Path, dir: bool, fix: bool, ours: bool) {
 }
 
 /// Rebuild a missing index from the references in `auth-profiles.json` and the file store's listing.
+/// Index entry for a secret found only as a store file (its metadata recovered from its id).
+fn listed_entry(id: &SecretId, backend: crate::vault::Backend, now: i64) -> IndexEntry {
+    let s = id.as_str();
+    let kind = if s.starts_with(super::migrate::BACKUP_PREFIX) { EntryKind::Backup } else { EntryKind::Profile };
+    let (agent, pid) = match kind {
+        EntryKind::Profile => id.profile_parts().map_or((None, None), |(a, p)| (Some(a), Some(p))),
+        EntryKind::Backup => (None, None),
+    };
+    let provider = pid.as_ref().and_then(|p| p.split_once(':')).map(|(p, _)| p.to_string());
+    IndexEntry {
+        store: backend,
+        kind,
+        agent,
+        profile_id: pid,
+        provider,
+        cred_type: None,
+        expires: None,
+        email: None,
+        created: now,
+        updated: now,
+        extra: Default::default(),
+    }
+}
+
+/// Add store files the index lost back into it.
+fn reindex_listed(paths: &Paths, ids: &[SecretId]) -> crate::Result<()> {
+    let mut vault = Vault::open(paths, no_passphrase())?;
+    let _lock = vault.lock()?;
+    let now = crate::vault::now_ms();
+    let backend = vault.backend();
+    for id in ids {
+        if !vault.index.secrets.contains_key(id.as_str()) && vault.present_in_store(id)? {
+            vault.index.secrets.insert(id.to_string(), listed_entry(id, backend, now));
+        }
+    }
+    vault.save_index()
+}
+
 fn rebuild_index(paths: &Paths, agents: &[String]) -> crate::Result<usize> {
     let files = VaultFiles::new(paths);
     Index::default().save(&files.index)?;
@@ -604,13 +759,7 @@ fn rebuild_index(paths: &Paths, agents: &[String]) -> crate::Result<usize> {
         if new.secrets.contains_key(s) {
             continue;
         }
-        let kind = if s.starts_with(super::migrate::BACKUP_PREFIX) { EntryKind::Backup } else { EntryKind::Profile };
-        let (agent, pid) = match kind {
-            EntryKind::Profile => id.profile_parts().map_or((None, None), |(a, p)| (Some(a), Some(p))),
-            EntryKind::Backup => (None, None),
-        };
-        let provider = pid.as_ref().and_then(|p| p.split_once(':')).map(|(p, _)| p.to_string());
-        new.secrets.insert(s.to_string(), entry(agent, pid, provider, None, None, kind));
+        new.secrets.insert(s.to_string(), listed_entry(&id, backend, now));
     }
     vault.index = new;
     vault.save_index()?;

@@ -146,7 +146,11 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
     let mut file = AuthProfiles::load(&paths.auth_profiles(&c.agent))?;
     // openclaw.json is read (and a broken one refused) before anything is written.
     let mut config = OpenClawConfig::load_existing(&paths.openclaw_config())?;
-    let exists = file.get(&c.profile_id).is_some() || vault.index.secrets.contains_key(id.as_str());
+    // A secret in the store that the index lost (crash, lost index.json) is still the user's: only --force
+    // replaces it.
+    let exists = file.get(&c.profile_id).is_some()
+        || vault.index.secrets.contains_key(id.as_str())
+        || (!c.force && vault.present_in_store(&id)?);
     if exists && !c.force {
         return Err(Error::DuplicateProfile { agent: c.agent, profile: c.profile_id });
     }
@@ -171,22 +175,37 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
         updated: 0,
         extra: Default::default(),
     };
-    // Reference first: if it cannot be written, nothing else has changed. If the secret then cannot be stored,
-    // the reference file is put back as it was.
+    // openclaw.json's change is made in memory before anything is written, so a shape it cannot take (e.g.
+    // `auth.profiles` an array) is refused while nothing has changed.
+    let meta_changed = match config.as_mut() {
+        Some(cfg) => cfg.set_profile_meta(&c.profile_id, &c.provider, c.kind.as_str())?,
+        None => false,
+    };
+    // The files the reference goes to were checked above (read, permissions, openclaw.json's shape), so a refusal
+    // comes before anything is written.
+    crate::fs::check_file(&file.path, true)?;
     file.upsert_ref(&c.profile_id, &c.provider, c.kind, &id, c.expires);
-    file.save()?;
+    // The index entry first, then the secret, then the reference: a stop at any point leaves the old reference or
+    // plaintext, never a reference without its secret, and never a stored secret the index does not list (a
+    // keychain cannot be listed, so doctor could not find it): after a stop between the store write and the
+    // reference, doctor reports the entry UNREFERENCED and `models auth sync` writes its reference.
+    let previous = vault.index.secrets.insert(id.to_string(), entry.clone());
+    vault.save_index()?;
+    crate::fs::crash_point("add-after-index");
     if let Err(e) = vault.put(&id, &c.secret, entry) {
-        match &file.original {
-            Some(bytes) => crate::fs::write_atomic(&file.path, bytes)?,
-            None => std::fs::remove_file(&file.path).map_err(|io| Error::io(&file.path, "removing", io))?,
-        }
+        match previous {
+            Some(p) => vault.index.secrets.insert(id.to_string(), p),
+            None => vault.index.secrets.remove(id.as_str()),
+        };
+        vault.save_index()?;
         return Err(e);
     }
     crate::fs::crash_point("add-after-put");
     vault.save_index()?;
+    file.save()?;
     // As OpenClaw's paste-token does: `auth.profiles.<id> = {provider, mode}` in openclaw.json, when it exists.
-    if let Some(cfg) = config.as_mut()
-        && cfg.set_profile_meta(&c.profile_id, &c.provider, c.kind.as_str())?
+    if let Some(cfg) = config.as_ref()
+        && meta_changed
     {
         cfg.save()?;
     }

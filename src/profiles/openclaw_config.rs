@@ -104,13 +104,13 @@ impl OpenClawConfig {
         self.path.with_file_name(name)
     }
 
-    /// Back up the original bytes (0600, beside the file), then write atomically (2-space JSON, trailing newline).
-    /// Returns the backup path.
+    /// Back up the original bytes (0600, beside the file) with every literal key left out (see [`redacted`]),
+    /// then write atomically (2-space JSON, trailing newline). Returns the backup path.
     pub fn save(&self) -> Result<Option<PathBuf>> {
         let backup = match &self.original {
             Some(orig) => {
                 let b = self.backup_path();
-                crate::fs::write_atomic(&b, orig)?;
+                crate::fs::write_atomic(&b, &redacted(orig)?)?;
                 Some(b)
             }
             None => None,
@@ -165,4 +165,60 @@ fn json5_error(path: &Path, e: &json5::Error) -> Error {
             Error::InvalidField { path: path.into(), field: "(file)".into(), message: "not valid JSON5".into() }
         }
     }
+}
+
+/// What a backup holds in place of a literal key.
+pub const REDACTED: &str = "<literal key left out of this backup by clawkeep; it is still in openclaw.json>";
+
+/// Literal (plaintext) keys of an `openclaw.json` document: `models.providers.<name>.apiKey` strings that are
+/// not `${ENV}` templates. Returns (json path, value).
+pub fn literal_keys(doc: &Value) -> Vec<(String, String)> {
+    let Some(providers) = doc.pointer("/models/providers").and_then(Value::as_object) else { return Vec::new() };
+    providers
+        .iter()
+        .filter_map(|(name, p)| {
+            let k = p.get("apiKey")?.as_str()?;
+            (!k.is_empty() && !k.starts_with("${") && k != REDACTED)
+                .then(|| (format!("models.providers.{name}.apiKey"), k.to_string()))
+        })
+        .collect()
+}
+
+/// The original bytes of `openclaw.json` with every literal key replaced by [`REDACTED`], so no backup clawkeep
+/// writes holds a plaintext key. Comments and layout are kept when each key appears verbatim in the text; otherwise
+/// the backup is the document as plain JSON.
+fn redacted(original: &[u8]) -> Result<Vec<u8>> {
+    let Ok(text) = std::str::from_utf8(original) else { return Ok(original.to_vec()) };
+    let Ok(doc) = json5::from_str::<Value>(text) else { return Ok(original.to_vec()) };
+    let keys = literal_keys(&doc);
+    if keys.is_empty() {
+        return Ok(original.to_vec());
+    }
+    let mut out = text.to_string();
+    let verbatim = keys.iter().all(|(_, k)| {
+        let quoted = serde_json::to_string(k).unwrap_or_default();
+        out.contains(&quoted[1..quoted.len() - 1])
+    });
+    if verbatim {
+        for (_, k) in &keys {
+            let quoted = serde_json::to_string(k).unwrap_or_default();
+            out = out.replace(&quoted[1..quoted.len() - 1], REDACTED);
+        }
+        if json5::from_str::<Value>(&out).is_ok_and(|d| literal_keys(&d).is_empty()) {
+            return Ok(out.into_bytes());
+        }
+    }
+    let mut doc = doc;
+    if let Some(providers) = doc.pointer_mut("/models/providers").and_then(Value::as_object_mut) {
+        for p in providers.values_mut() {
+            if let Some(k) = p.get_mut("apiKey")
+                && k.as_str().is_some_and(|s| !s.is_empty() && !s.starts_with("${"))
+            {
+                *k = json!(REDACTED);
+            }
+        }
+    }
+    let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::Internal(e.to_string()))?;
+    bytes.push(b'\n');
+    Ok(bytes)
 }

@@ -46,6 +46,8 @@ pub mod code {
     pub const BUSY: &str = "BUSY";
     /// The request was understood but its content is invalid (bad reason, bad secret format…).
     pub const INVALID: &str = "INVALID";
+    /// The access log could not be written, so nothing was handed out.
+    pub const AUDIT: &str = "AUDIT";
     /// A bug.
     pub const INTERNAL: &str = "INTERNAL";
 }

@@ -76,9 +76,19 @@ async fn read_frame(stream: &mut UnixStream, buf: &mut SecretBuf) -> std::io::Re
     }
 }
 
-/// Encode and send an answer; log and count what it hands out only once it is encoded.
+/// Write the access log's lines for an answer (on a blocking thread: it takes the log's file lock).
+async fn record(state: &State, entries: Vec<crate::audit::Entry>, peer: &Peer) -> crate::Result<()> {
+    let paths = state.paths.clone();
+    let who = peer.who.clone();
+    tokio::task::spawn_blocking(move || crate::audit::record(&paths, &entries, &who, &|w| log(format_args!("{w}"))))
+        .await
+        .unwrap_or_else(|e| Err(crate::Error::Audit(format!("the log writer failed: {e}"))))
+}
+
+/// Encode and send an answer; log and count what it hands out only once it is encoded, and once the access log has
+/// its lines (an answer whose lines cannot be written hands nothing out, unless `audit.json` says to warn).
 async fn send(state: &State, stream: &mut UnixStream, answer: Answer, out: &mut SecretBuf, peer: &Peer) -> bool {
-    let Answer { mut resp, mut handed_out } = answer;
+    let Answer { mut resp, mut handed_out, mut audit } = answer;
     // A `lock` (or expiry) that came while this answer was being made: file-store secrets do not leave.
     if let Some(h) = &handed_out
         && h.epoch.is_some_and(|e| e != state.epoch())
@@ -87,8 +97,35 @@ async fn send(state: &State, stream: &mut UnixStream, answer: Answer, out: &mut 
         log(format_args!("refused {} to {peer}: {} (locked meanwhile)", h.what, code::LOCKED));
         resp = Response::fail(code::LOCKED, "the file store was locked while this request was answered");
         handed_out = None;
+        for e in audit.iter_mut().filter(|e| e.fp.is_some()) {
+            e.fp = None;
+            e.outcome = code::LOCKED.into();
+        }
     }
-    if encode(&resp, out).is_err() {
+    let encoded = encode(&resp, out).is_ok();
+    if !encoded {
+        for e in audit.iter_mut().filter(|e| e.fp.is_some()) {
+            e.fp = None;
+            e.outcome = code::TOO_LARGE.into();
+        }
+    }
+    if !audit.is_empty()
+        && let Err(e) = record(state, audit, peer).await
+    {
+        log(format_args!("{e}"));
+        if encoded && handed_out.is_some() {
+            drop(resp);
+            out.clear();
+            log(format_args!("refused get to {peer}: AUDIT (the access log cannot be written)"));
+            if encode(&Response::fail(code::AUDIT, e.to_string()), out).is_err() {
+                return false;
+            }
+            let ok = matches!(timeout(state.config.client_timeout, stream.write_all(out.as_slice())).await, Ok(Ok(())));
+            out.clear();
+            return ok;
+        }
+    }
+    if !encoded {
         drop(resp);
         if handed_out.is_some() {
             log(format_args!("refused get to {peer}: {} (the answer would exceed {MAX_FRAME} bytes)", code::TOO_LARGE));
@@ -268,11 +305,12 @@ mod tests {
         let answer = Answer {
             resp: Response { values: Some(values), ..Response::ok() },
             handed_out: Some(HandOut { count: 1, what: "[main/a:b]".into(), epoch: Some(epoch) }),
+            audit: Vec::new(),
         };
         // `lock` arrives after the secret was decrypted, before the answer is sent.
         state.lock();
         let (mut a, mut b) = UnixStream::pair().unwrap();
-        let peer = Peer { uid: 0, pid: 0, comm: String::new() };
+        let peer = Peer { uid: 0, pid: 0, comm: String::new(), who: Default::default() };
         let mut out = SecretBuf::new(MAX_FRAME);
         assert!(send(&state, &mut a, answer, &mut out, &peer).await);
         drop(a);

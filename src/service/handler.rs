@@ -31,17 +31,19 @@ pub struct HandOut {
     pub epoch: Option<u64>,
 }
 
-/// A response and what it hands out.
+/// A response, what it hands out, and its lines for the access log (written before it is sent).
 pub struct Answer {
     /// The response.
     pub resp: Response,
     /// Secrets in it.
     pub handed_out: Option<HandOut>,
+    /// Access log entries: one per secret handed out or refused.
+    pub audit: Vec<crate::audit::Entry>,
 }
 
 impl From<Response> for Answer {
     fn from(resp: Response) -> Answer {
-        Answer { resp, handed_out: None }
+        Answer { resp, handed_out: None, audit: Vec::new() }
     }
 }
 
@@ -53,12 +55,16 @@ pub fn shown(raw: &str) -> String {
             SecretId::for_profile(&agent, &p).is_ok()
                 && p.split_once(':').is_some_and(|(prov, _)| crate::ops::profile::check_provider(prov).is_ok())
         });
-    if profile_shaped { raw.escape_debug().to_string() } else { "(id not shown)".into() }
+    if profile_shaped { raw.escape_debug().to_string() } else { NOT_SHOWN.into() }
 }
+
+/// What the logs show for an id that is not profile-shaped.
+pub const NOT_SHOWN: &str = "(id not shown)";
 
 /// Answer a request.
 pub fn handle(state: &State, req: Request, peer: &Peer) -> Answer {
     let op = req.op.clone();
+    let (req_profile, req_provider) = (req.profile.clone(), req.provider.clone());
     // What the refusal line names besides the op: request fields that are safe to log.
     let about = match (req.provider.as_deref(), req.profile.as_deref()) {
         (_, Some(p)) => format!(" ({})", shown(p)),
@@ -105,11 +111,29 @@ pub fn handle(state: &State, req: Request, peer: &Peer) -> Answer {
             Error::InvalidInput(_) => code::INVALID,
             Error::WrongPassphrase if op == "unlock" => code::WRONG_PASSPHRASE,
             Error::NotFound(_) if op == "select" => code::NO_PROFILE,
+            Error::Audit(_) => code::AUDIT,
             e => code_for(e),
         };
         log(format_args!("refused {op}{about} to {peer}: {c}"));
-        Response::fail(c, e.to_string()).into()
+        let mut answer = Answer::from(Response::fail(c, e.to_string()));
+        if matches!(op.as_str(), "get" | "select" | "store" | "unlock") {
+            answer.audit.push(refusal_entry(&op, about_profile(&op, &req_profile, &req_provider), c));
+        }
+        answer
     })
+}
+
+/// The profile a refused request named, when it is safe to log.
+fn about_profile(op: &str, profile: &Option<String>, provider: &Option<String>) -> Option<String> {
+    match (profile, provider) {
+        (Some(p), _) if shown(p) != NOT_SHOWN => Some(p.clone()),
+        (None, Some(p)) if op == "select" && crate::ops::profile::check_provider(p).is_ok() => Some(format!("{p}:*")),
+        _ => None,
+    }
+}
+
+fn refusal_entry(op: &str, profile: Option<String>, code: &str) -> crate::audit::Entry {
+    crate::audit::Entry { op: op.into(), via: "service", agent: None, profile, outcome: code.into(), fp: None }
 }
 
 /// Unwrap the file store's identity with `pass` and keep it (no-op for keychain backends).
@@ -148,6 +172,7 @@ fn get(state: &State, req: Request, peer: &Peer) -> Result<Answer> {
     let file_store = vault.as_ref().is_some_and(|v| v.backend() == crate::vault::Backend::File);
     let mut values = BTreeMap::new();
     let mut errors = BTreeMap::new();
+    let mut audit = Vec::new();
     for raw in req.ids {
         // `INVALID_ID` only outside OpenClaw's exec id grammar, as `resolve` answers without the service; an id inside
         // it that names no profile (`nocolon`) simply has no secret.
@@ -158,9 +183,12 @@ fn get(state: &State, req: Request, peer: &Peer) -> Result<Answer> {
         };
         match found {
             Ok(v) => {
+                let fp = crate::audit::fingerprint_or_none(&state.paths, v.as_bytes());
+                audit.push(crate::audit::id_entry("get", "service", &raw, "ok", fp));
                 values.insert(raw, v);
             }
             Err(c) => {
+                audit.push(crate::audit::id_entry("get", "service", &raw, c, None));
                 errors.insert(raw, WireError { code: c.into(), message: None });
             }
         }
@@ -174,7 +202,7 @@ fn get(state: &State, req: Request, peer: &Peer) -> Result<Answer> {
         let ids: Vec<String> = errors.iter().map(|(k, e)| format!("{}={}", shown(k), e.code)).collect();
         log(format_args!("refused [{}] to {peer}", ids.join(",")));
     }
-    Ok(Answer { resp: Response { values: Some(values), errors: Some(errors), ..Response::ok() }, handed_out })
+    Ok(Answer { resp: Response { values: Some(values), errors: Some(errors), ..Response::ok() }, handed_out, audit })
 }
 
 fn select(state: &State, req: Request) -> Result<Answer> {
@@ -214,6 +242,9 @@ fn select(state: &State, req: Request) -> Result<Answer> {
     let s = crate::ops::select::select_with(&vault, &state.paths, want, &read)?;
     let file_store = vault.backend() == crate::vault::Backend::File;
     let what = format!("{} (select {provider}, {})", s.secret_id.as_str(), s.plan.order_source);
+    let fp = crate::audit::fingerprint_or_none(&state.paths, s.secret.expose_secret().as_bytes());
+    let entry = crate::audit::entry("select", Some(&agent), Some(&s.profile), "ok", fp);
+    let audit = vec![crate::audit::Entry { via: "service", ..entry }];
     let resp = Response {
         profile: Some(s.profile),
         id: Some(s.secret_id.to_string()),
@@ -222,7 +253,7 @@ fn select(state: &State, req: Request) -> Result<Answer> {
         candidates: Some(s.plan.candidates),
         ..Response::ok()
     };
-    Ok(Answer { resp, handed_out: Some(HandOut { count: 1, what, epoch: file_store.then_some(epoch) }) })
+    Ok(Answer { resp, handed_out: Some(HandOut { count: 1, what, epoch: file_store.then_some(epoch) }), audit })
 }
 
 fn report(state: &State, req: Request, peer: &Peer) -> Result<Response> {
@@ -253,8 +284,16 @@ fn store(state: &State, req: Request, peer: &Peer) -> Result<Response> {
     {
         crate::ops::profile::check_secret(p, t, &secret)?;
     }
+    // A change is refused before it is made when its line could not be written, and logged once it is made.
+    crate::audit::preflight(&state.paths)?;
+    let fp = crate::audit::fingerprint_or_none(&state.paths, secret.expose_secret().as_bytes());
     vault.put(&id, &secret, entry)?;
     vault.save_index()?;
+    let line =
+        crate::audit::Entry { via: "service", ..crate::audit::entry("rotate", Some(&agent), Some(&profile), "ok", fp) };
+    if let Err(e) = crate::audit::record(&state.paths, &[line], &peer.who, &|w| log(format_args!("{w}"))) {
+        log(format_args!("stored a rotated secret for {}, but {e}", id.as_str()));
+    }
     log(format_args!("stored a rotated secret for {} from {peer}", id.as_str()));
     Ok(Response { id: Some(id.to_string()), ..Response::ok() })
 }

@@ -9,6 +9,8 @@ pub struct Peer {
     pub pid: i32,
     /// The process name (`/proc/<pid>/comm`), for the log.
     pub comm: String,
+    /// Its executable and command line, and its parent's when it is a clawkeep process (for the access log).
+    pub who: crate::audit::Who,
 }
 
 impl Peer {
@@ -19,7 +21,8 @@ impl Peer {
         let comm = crate::fs::read_proc(std::path::Path::new(&format!("/proc/{pid}/comm")))
             .map(|s| s.trim().chars().filter(|c| !c.is_control()).take(32).collect())
             .unwrap_or_default();
-        Ok(Peer { uid: cred.uid(), pid, comm })
+        let who = crate::audit::Who::peer(cred.uid(), pid);
+        Ok(Peer { uid: cred.uid(), pid, comm, who })
     }
 
     /// Whether this peer may be served: the service's own uid, or root when allowed.

@@ -133,14 +133,90 @@ impl Vault {
         VaultFiles::new(paths).config.exists()
     }
 
-    /// Create a vault. `passphrase` is required for the file backend.
+    /// What in the clawkeep dir belongs to a vault other than `vault.json`: `identity.json`, an `index.json` that
+    /// records a secret (or cannot be read), a non-empty `secrets/`. Empty when nothing would be lost by creating a
+    /// vault there.
+    pub fn remnants(paths: &Paths) -> Vec<&'static str> {
+        let files = VaultFiles::new(paths);
+        let mut found = Vec::new();
+        if std::fs::symlink_metadata(&files.identity).is_ok() {
+            found.push("identity.json");
+        }
+        if std::fs::symlink_metadata(&files.index).is_ok()
+            && Index::load(&files.index).map_or(true, |i| i.is_none_or(|i| !i.secrets.is_empty()))
+        {
+            found.push("index.json");
+        }
+        if std::fs::read_dir(&files.secrets).is_ok_and(|mut rd| rd.next().is_some()) {
+            found.push("secrets/");
+        }
+        found
+    }
+
+    /// Refuse to create a vault where one exists, whole ([`Error::AlreadyInitialized`]) or without its
+    /// `vault.json` ([`Error::VaultWithoutConfig`]): a new identity would make every stored secret undecryptable.
+    pub fn check_can_create(paths: &Paths) -> Result<()> {
+        let files = VaultFiles::new(paths);
+        if std::fs::symlink_metadata(&files.config).is_ok() {
+            return Err(Error::AlreadyInitialized(files.dir));
+        }
+        let found = Vault::remnants(paths);
+        if !found.is_empty() {
+            return Err(Error::VaultWithoutConfig { dir: files.dir, found: found.join(", ") });
+        }
+        Ok(())
+    }
+
+    /// The backend a vault whose `vault.json` is missing used, inferred from its files: `identity.json` means the
+    /// file store; otherwise the one store every index entry names. `None` when the files do not say.
+    pub fn infer_backend(paths: &Paths) -> Option<Backend> {
+        let files = VaultFiles::new(paths);
+        if std::fs::symlink_metadata(&files.identity).is_ok() {
+            return Some(Backend::File);
+        }
+        if std::fs::read_dir(&files.secrets).is_ok_and(|mut rd| rd.next().is_some()) {
+            return None;
+        }
+        let index = Index::load(&files.index).ok()??;
+        let mut stores = index.secrets.values().map(|e| e.store);
+        let first = stores.next()?;
+        stores.all(|b| b == first).then_some(first)
+    }
+
+    /// Write a missing `vault.json` again for the backend [`Vault::infer_backend`] found (`doctor --fix`). Never
+    /// touches the identity, the index or a secret.
+    pub fn rebuild_config(paths: &Paths) -> Result<Backend> {
+        let files = VaultFiles::new(paths);
+        crate::fs::check_dir(&files.dir)?;
+        let _lock = VaultLock::acquire(&files.lock)?;
+        if std::fs::symlink_metadata(&files.config).is_ok() {
+            return Err(Error::AlreadyInitialized(files.dir));
+        }
+        let backend = Vault::infer_backend(paths).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "{}: vault.json is missing and the files there do not show which store the vault used",
+                files.dir.display()
+            ))
+        })?;
+        // The vault id names the keychain items: it comes back from the index's copy. Without one, a keychain vault
+        // predates ids (its items have the old names); a file store may take a new one (nothing is named by it).
+        let recorded = Index::load(&files.index).ok().flatten().and_then(|i| i.vault_id().map(String::from));
+        let id = match (recorded, backend) {
+            (Some(id), _) if valid_vault_id(&id) => Some(id),
+            (_, Backend::File) => Some(new_vault_id()?),
+            _ => None,
+        };
+        crate::fs::write_json(&files.config, &VaultConfig { version: 1, backend, created: now_ms(), id })?;
+        Ok(backend)
+    }
+
+    /// Create a vault. `passphrase` is required for the file backend. Refuses where a vault (or what is left of
+    /// one) exists.
     pub fn init(paths: &Paths, backend: Backend, passphrase: Option<&SecretString>) -> Result<()> {
         let files = VaultFiles::new(paths);
         crate::fs::ensure_private_dir(&files.dir)?;
         let _lock = VaultLock::acquire(&files.lock)?;
-        if files.config.exists() {
-            return Err(Error::AlreadyInitialized(files.dir));
-        }
+        Vault::check_can_create(paths)?;
         if backend == Backend::File {
             let pass = passphrase.ok_or_else(|| Error::Internal("file backend needs a passphrase".into()))?;
             let (wrapped, _identity) = WrappedIdentity::generate(pass)?;

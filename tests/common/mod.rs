@@ -84,26 +84,35 @@ impl Env {
         assert_eq!(o.code, 0, "{o:?}");
     }
 
-    /// Every file under the temp dir (excluding the passphrase file), path → bytes.
+    /// Every file under the temp dir (excluding the passphrase file and the access log, which records every
+    /// command, refusals included), path → bytes.
     pub fn snapshot(&self) -> BTreeMap<PathBuf, Vec<u8>> {
         let mut out = BTreeMap::new();
-        walk(&self.home, &mut out);
+        walk(&self.home, &mut out, true);
         out
     }
 
-    /// All bytes of all files under the home dir, for canary scans.
+    /// All bytes of all files under the home dir (the access log included), for canary scans.
     pub fn all_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
-        self.snapshot().into_iter().collect()
+        let mut out = BTreeMap::new();
+        walk(&self.home, &mut out, false);
+        out.into_iter().collect()
     }
 }
 
-fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>, skip_audit: bool) {
     let Ok(rd) = std::fs::read_dir(dir) else { return };
     for e in rd.flatten() {
         let p = e.path();
         let md = std::fs::symlink_metadata(&p).unwrap();
         if md.is_dir() {
-            walk(&p, out);
+            if skip_audit
+                && p.file_name().is_some_and(|n| n == "audit")
+                && p.parent().is_some_and(|d| d.ends_with("clawkeep"))
+            {
+                continue;
+            }
+            walk(&p, out, skip_audit);
         } else if md.is_file() && p.file_name().is_some_and(|n| n != "lock") {
             out.insert(p.clone(), std::fs::read(&p).unwrap());
         }

@@ -258,12 +258,7 @@ impl SecretStore for FileStore {
     }
 
     fn delete(&self, id: &SecretId) -> Result<bool> {
-        let path = self.path_of(id);
-        match std::fs::remove_file(&path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(Error::io(&path, "removing", e)),
-        }
+        crate::fs::remove_file(&self.path_of(id))
     }
 
     fn probe(&self) -> Result<()> {

@@ -1,0 +1,215 @@
+//! `clawkeep audit`: the access log (last use per profile, `log` with filters, `log --verify`), and the helpers the
+//! other commands call to record their hand-outs and changes.
+
+use std::time::{Duration, SystemTime};
+
+use clawkeep::audit::log::{Stored, verify};
+use clawkeep::audit::{Entry, entry, outcome, record_cli};
+use clawkeep::error::exit;
+use clawkeep::paths::Paths;
+use clawkeep::secret::{ExposeSecret, SecretString};
+use clawkeep::{Error, Result};
+
+use super::output;
+
+/// Record a hand-out by this command (before the secret leaves). A refusal is recorded as well; only a hand-out
+/// whose line cannot be written fails (fail closed).
+pub fn handout(paths: &Paths, op: &str, agent: &str, profile: &str, secret: &Result<SecretString>) -> Result<()> {
+    match secret {
+        Ok(s) => {
+            let fp = clawkeep::audit::fingerprint_or_none(paths, s.expose_secret().as_bytes());
+            record_cli(paths, &[entry(op, Some(agent), Some(profile), "ok", fp)])
+        }
+        Err(e) => {
+            let _ = record_cli(paths, &[entry(op, Some(agent), Some(profile), e.code_name(), None)]);
+            Ok(())
+        }
+    }
+}
+
+/// Run a change, refusing it first when its line could not be written, and record its outcome after.
+pub fn change(
+    paths: &Paths,
+    op: &str,
+    agent: Option<&str>,
+    profile: Option<&str>,
+    run: impl FnOnce() -> Result<i32>,
+) -> Result<i32> {
+    clawkeep::audit::preflight(paths)?;
+    let r = run();
+    let what = match &r {
+        Ok(code) if *code != exit::OK => format!("exit {code}"),
+        r => outcome(r),
+    };
+    let logged = record_cli(paths, &[entry(op, agent, profile, &what, None)]);
+    match (r, logged) {
+        (Ok(code), Err(e)) => {
+            eprintln!("clawkeep: the change was made, but {e}");
+            Ok(if code == exit::OK { exit::AUDIT } else { code })
+        }
+        (r, _) => r,
+    }
+}
+
+/// Entries for the ids a direct `resolve` answered.
+pub fn resolve_entries(
+    paths: &Paths,
+    values: &std::collections::BTreeMap<String, zeroize::Zeroizing<String>>,
+    errors: &[(String, &str)],
+) -> Vec<Entry> {
+    let mut out: Vec<Entry> = values
+        .iter()
+        .map(|(id, v)| {
+            let fp = clawkeep::audit::fingerprint_or_none(paths, v.as_bytes());
+            clawkeep::audit::id_entry("resolve", "cli", id, "ok", fp)
+        })
+        .collect();
+    out.extend(errors.iter().map(|(id, c)| clawkeep::audit::id_entry("resolve", "cli", id, c, None)));
+    out
+}
+
+/// `clawkeep audit log` filters.
+#[derive(clap::Args)]
+pub struct LogArgs {
+    /// Only lines newer than this (`30m`, `24h`, `7d`).
+    #[arg(long, value_name = "DUR")]
+    since: Option<String>,
+    /// Only this profile id.
+    #[arg(long, value_name = "ID")]
+    profile: Option<String>,
+    /// Only this agent.
+    #[arg(long, value_name = "A")]
+    agent: Option<String>,
+    /// One JSON object a line (the log's own lines, MAC included).
+    #[arg(long)]
+    json: bool,
+    /// Check the chain: exit 0 when it holds, 1 naming the first bad line.
+    #[arg(long, conflicts_with_all = ["since", "profile", "agent"])]
+    verify: bool,
+}
+
+fn since_of(s: &str) -> Result<SystemTime> {
+    let d: Duration = humantime::parse_duration(s)
+        .or_else(|_| s.parse::<u64>().map(|days| Duration::from_secs(days * 86400)))
+        .map_err(|_| Error::InvalidInput(format!("invalid --since `{s}`: use e.g. 30m, 24h, 7d")))?;
+    Ok(SystemTime::now().checked_sub(d).unwrap_or(SystemTime::UNIX_EPOCH))
+}
+
+fn text(l: &Stored) -> String {
+    let line = &l.line;
+    format!(
+        "{:>6}  {}  {:<8} {:<7} {}/{}  {}  {}{}",
+        line.seq,
+        line.time,
+        line.op,
+        line.via,
+        line.agent.as_deref().unwrap_or("-"),
+        line.profile.as_deref().unwrap_or("-"),
+        line.outcome,
+        line.who.short(),
+        line.fp.as_deref().map(|f| format!("  fp {f}")).unwrap_or_default()
+    )
+}
+
+/// `clawkeep audit log`.
+pub fn log(paths: &Paths, a: LogArgs) -> Result<i32> {
+    let files = clawkeep::audit::files(&paths.clawkeep_dir);
+    if a.verify {
+        let v = verify(&files, |_| {})?;
+        return Ok(match v.broken {
+            None => {
+                println!(
+                    "access log intact: {} lines in {} files; last seq {}, last MAC {}",
+                    v.lines, v.files, v.head.seq, v.head.mac
+                );
+                exit::OK
+            }
+            Some(b) => {
+                println!("access log broken at {b}");
+                println!("{} lines before it hold (last good seq {})", v.lines, v.head.seq);
+                exit::CHECK_FAILED
+            }
+        });
+    }
+    let since = a.since.as_deref().map(since_of).transpose()?;
+    let agent = a.agent.map(|x| x.to_ascii_lowercase());
+    let mut shown = 0u64;
+    let v = verify(&files, |l| {
+        let line = &l.line;
+        if since.is_some_and(|s| humantime::parse_rfc3339(&line.time).is_ok_and(|t| t < s))
+            || a.profile.as_ref().is_some_and(|p| line.profile.as_ref() != Some(p))
+            || agent.as_ref().is_some_and(|x| line.agent.as_ref() != Some(x))
+        {
+            return;
+        }
+        shown += 1;
+        if a.json {
+            output::json_line(l);
+        } else {
+            println!("{}", text(l));
+        }
+    })?;
+    if let Some(b) = v.broken {
+        eprintln!("clawkeep: the access log is broken at {b}; lines after it are not shown (`--verify` for details)");
+        return Ok(exit::CHECK_FAILED);
+    }
+    if shown == 0 && !a.json {
+        eprintln!("no matching lines");
+    }
+    Ok(exit::OK)
+}
+
+/// Last hand-out of each profile: when, how, by whom. `recent_only` reads just the newest two files (at most
+/// `2 × maxFileBytes`), each line checked against its MAC, so `models status` stays quick on a long log.
+pub fn last_used(paths: &Paths, recent_only: bool) -> Result<std::collections::BTreeMap<(String, String), Stored>> {
+    let files = clawkeep::audit::files(&paths.clawkeep_dir);
+    let mut last = std::collections::BTreeMap::new();
+    let mut visit = |l: &Stored| {
+        if l.line.outcome == "ok"
+            && l.line.fp.is_some()
+            && let (Some(a), Some(p)) = (&l.line.agent, &l.line.profile)
+        {
+            last.insert((a.clone(), p.clone()), l.clone());
+        }
+    };
+    if recent_only {
+        clawkeep::audit::log::recent(&files, 2, visit)?;
+    } else {
+        verify(&files, &mut visit)?;
+    }
+    Ok(last)
+}
+
+/// A last use as JSON: when, how, by whom.
+pub fn used_json(l: &clawkeep::audit::log::Line) -> serde_json::Value {
+    serde_json::json!({"time": l.time, "op": l.op, "via": l.via, "by": l.who})
+}
+
+/// `clawkeep audit`: the last use of each profile and whether the chain holds.
+pub fn summary(paths: &Paths, json: bool) -> Result<i32> {
+    let last = last_used(paths, false)?;
+    let v = verify(&clawkeep::audit::files(&paths.clawkeep_dir), |_| {})?;
+    if json {
+        let rows: Vec<_> = last
+            .iter()
+            .map(|((a, p), l)| serde_json::json!({"agent": a, "profile": p, "lastUsed": used_json(&l.line)}))
+            .collect();
+        output::json(&serde_json::json!({"intact": v.broken.is_none(), "lines": v.lines, "profiles": rows,
+            "broken": v.broken.as_ref().map(|b| b.to_string())}));
+    } else {
+        for ((a, p), l) in &last {
+            println!(
+                "{a}/{p}  last used {}  ({} via {})  by {}",
+                l.line.time,
+                l.line.op,
+                l.line.via,
+                l.line.who.short()
+            );
+        }
+        match &v.broken {
+            None => println!("access log intact: {} lines", v.lines),
+            Some(b) => println!("access log broken at {b}"),
+        }
+    }
+    Ok(if v.broken.is_some() { exit::CHECK_FAILED } else { exit::OK })
+}
