@@ -160,6 +160,8 @@ fn three_hosts_join_and_read_after_sync() {
     // The host's own wrapped identity and local files never go into the repository.
     let tracked = git(&a.ck(), &["ls-files"]);
     assert!(!tracked.contains("identity.json") && !tracked.contains("lock"), "{tracked}");
+    // Nor this host's access log and its key.
+    assert!(a.ck().join("audit").exists() && !tracked.contains("audit"), "{tracked}");
     assert!(tracked.contains("recipients.json") && tracked.contains("secrets/"), "{tracked}");
     admit(&a, &cmd_b);
     admit(&a, &cmd_c);
