@@ -111,44 +111,27 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         if !found.is_empty() {
             let inferred = Vault::infer_backend(paths);
             let message = format!("vault.json is missing, but the vault is there ({})", found.join(", "));
-            match (fix, inferred) {
+            let (what, hint, fixed) = match (fix, inferred) {
                 (true, Some(_)) => match Vault::rebuild_config(paths) {
-                    Ok(b) => {
-                        r.add(
-                            "VAULT_CONFIG_MISSING",
-                            Severity::Error,
-                            Some(&files.config),
-                            format!("{message}; rebuilt it for the {b} store"),
-                            None,
-                        );
-                        r.findings.last_mut().expect("pushed").fixed = true;
-                    }
-                    Err(e) => r.add(
-                        "VAULT_CONFIG_MISSING",
-                        Severity::Error,
-                        Some(&files.config),
-                        format!("{message}; it could not be rebuilt: {e}"),
-                        None,
-                    ),
+                    Ok(b) => (format!("rebuilt it for the {b} store"), None, true),
+                    Err(e) => (format!("it could not be rebuilt: {e}"), None, false),
                 },
-                (false, Some(b)) => r.add(
-                    "VAULT_CONFIG_MISSING",
-                    Severity::Error,
-                    Some(&files.config),
-                    format!("{message}; its files show the {b} store"),
+                (false, Some(b)) => (
+                    format!("its files show the {b} store"),
                     Some("clawkeep doctor --fix (rebuilds vault.json; never run `clawkeep init` over a vault)".into()),
+                    false,
                 ),
-                (_, None) => r.add(
-                    "VAULT_CONFIG_MISSING",
-                    Severity::Error,
-                    Some(&files.config),
-                    format!("{message}; its files do not show which store it used"),
+                (_, None) => (
+                    "its files do not show which store it used".into(),
                     Some(format!(
-                        "restore vault.json from a backup, or write {} as {{\"version\": 1, \"backend\": \"keychain\" (or \"keyutils\"), \"created\": 0}}; never run `clawkeep init` over a vault",
+                        "restore vault.json from a backup, or write {} as {{\"version\": 1, \"backend\": \"keychain\" (or \"keyutils\"), \"created\": 0, \"id\": <the \"vaultId\" in index.json, if it has one>}}; never run `clawkeep init` over a vault",
                         files.config.display()
                     )),
+                    false,
                 ),
-            }
+            };
+            r.add("VAULT_CONFIG_MISSING", Severity::Error, Some(&files.config), format!("{message}; {what}"), hint);
+            r.findings.last_mut().expect("pushed").fixed = fixed;
         }
     }
     let index_missing = files.config.exists() && !files.index.exists();

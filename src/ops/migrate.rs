@@ -101,6 +101,19 @@ struct Bundle {
     hashes: std::collections::BTreeMap<String, String>,
 }
 
+/// A provider key in `.env` that migrate leaves where it is (profile `<provider>:default` of `agent`), and why.
+fn env_skip(agent: &str, provider: &str, env_path: &Path, note: String) -> Item {
+    Item {
+        agent: agent.into(),
+        profile_id: format!("{provider}:default"),
+        provider: provider.into(),
+        cred_type: "api_key".into(),
+        source: env_path.into(),
+        action: "skipped".into(),
+        note: Some(note),
+    }
+}
+
 fn sha256_hex(b: &[u8]) -> String {
     Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -556,20 +569,17 @@ fn plan(vault: &Vault, paths: &Paths, agents: &[String], compare: Compare) -> Re
                 let found = dotenv::read(text);
                 for u in &found.unsure {
                     if let Some(provider) = dotenv::provider_for_env(&u.name) {
-                        report.items.push(Item {
-                            agent: agent.clone(),
-                            profile_id: format!("{provider}:default"),
-                            provider: provider.into(),
-                            cred_type: "api_key".into(),
-                            source: env_path.clone(),
-                            action: "skipped".into(),
-                            note: Some(format!(
+                        report.items.push(env_skip(
+                            agent,
+                            provider,
+                            &env_path,
+                            format!(
                                 "{} on line {} left in .env: {} (move it by hand with `clawkeep models auth add`)",
                                 u.name,
                                 u.line + 1,
                                 u.why
-                            )),
-                        });
+                            ),
+                        ));
                     }
                 }
                 for k in found.keys {
@@ -577,30 +587,24 @@ fn plan(vault: &Vault, paths: &Paths, agents: &[String], compare: Compare) -> Re
                     let taken =
                         ap.get(&pid).is_some() || moves.iter().any(|m| m.agent == *agent && m.profile_id == pid);
                     if taken {
-                        report.items.push(Item {
-                            agent: agent.clone(),
-                            profile_id: pid,
-                            provider: k.provider.into(),
-                            cred_type: "api_key".into(),
-                            source: env_path.clone(),
-                            action: "skipped".into(),
-                            note: Some(format!("profile exists already; {} left in .env", k.name)),
-                        });
+                        report.items.push(env_skip(
+                            agent,
+                            k.provider,
+                            &env_path,
+                            format!("profile exists already; {} left in .env", k.name),
+                        ));
                         continue;
                     }
                     let secret = SecretString::from(k.value.as_str().to_owned());
                     let held = match classify(vault, agent, &pid, &secret, compare, &mut needs_compare)? {
                         Ok(held) => held,
                         Err(note) => {
-                            report.items.push(Item {
-                                agent: agent.clone(),
-                                profile_id: pid,
-                                provider: k.provider.into(),
-                                cred_type: "api_key".into(),
-                                source: env_path.clone(),
-                                action: "skipped".into(),
-                                note: Some(format!("{note} ({} in .env)", k.name)),
-                            });
+                            report.items.push(env_skip(
+                                agent,
+                                k.provider,
+                                &env_path,
+                                format!("{note} ({} in .env)", k.name),
+                            ));
                             continue;
                         }
                     };

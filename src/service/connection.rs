@@ -288,17 +288,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_made_before_a_lock_is_not_sent_after_it() {
-        let hour = std::time::Duration::from_secs(3600);
-        let config = crate::service::Config {
-            socket: "/nonexistent".into(),
-            ttl: hour,
-            idle: hour,
-            client_timeout: hour,
-            allow_root: false,
-            max_clients: 1,
-        };
-        let paths = crate::paths::Paths { state_dir: "/nonexistent".into(), clawkeep_dir: "/nonexistent/ck".into() };
-        let state = State::new(paths, config);
+        let state = State::for_tests();
         let epoch = state.epoch();
         let mut values = std::collections::BTreeMap::new();
         values.insert("main/a:b".to_string(), zeroize::Zeroizing::new("sk-LOCKED-CANARY".to_string()));

@@ -201,6 +201,23 @@ impl State {
 }
 
 #[cfg(test)]
+impl State {
+    /// A state with hour-long deadlines over paths that do not exist, for unit tests.
+    pub(crate) fn for_tests() -> State {
+        let hour = Duration::from_secs(3600);
+        let config = crate::service::Config {
+            socket: "/nonexistent".into(),
+            ttl: hour,
+            idle: hour,
+            client_timeout: hour,
+            allow_root: false,
+            max_clients: 1,
+        };
+        State::new(Paths { state_dir: "/nonexistent".into(), clawkeep_dir: "/nonexistent/ck".into() }, config)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -228,16 +245,7 @@ mod tests {
     #[test]
     fn a_request_after_the_idle_deadline_wipes_instead_of_reviving() {
         let hour = Duration::from_secs(3600);
-        let config = crate::service::Config {
-            socket: "/nonexistent".into(),
-            ttl: hour,
-            idle: hour,
-            client_timeout: hour,
-            allow_root: false,
-            max_clients: 1,
-        };
-        let paths = Paths { state_dir: "/nonexistent".into(), clawkeep_dir: "/nonexistent/ck".into() };
-        let state = State::new(paths, config);
+        let state = State::for_tests();
         // Idle for longer than the idle timeout, and the sweeper has not run yet.
         *state.slot() = Some(unlocked(hour, 3_600_000, 3_600_001));
         let epoch = state.epoch();
