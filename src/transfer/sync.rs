@@ -569,7 +569,10 @@ pub fn join(paths: &Paths, url: &str, name: Option<&str>, passphrase: &crate::se
             files.dir.display()
         )));
     }
-    if let Some(parent) = files.dir.parent() {
+    // A missing parent (a fresh `~/.openclaw`) is made private; an existing one is left as it is, as `init` does.
+    if let Some(parent) = files.dir.parent()
+        && !parent.exists()
+    {
         crate::fs::ensure_private_dir(parent)?;
     }
     let parent = files.dir.parent().unwrap_or(Path::new("/"));
