@@ -3,14 +3,24 @@
 use comfy_table::{Table, presets};
 use serde::Serialize;
 
+/// Write `text` and a newline to stdout. A reader that went away (`… --json | head`) ends the command quietly, as
+/// a broken pipe ends other Unix tools, instead of a panic.
+fn out_line(text: &str) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    if writeln!(o, "{text}").and_then(|()| o.flush()).is_err() {
+        std::process::exit(clawkeep::error::exit::OK);
+    }
+}
+
 /// Print a value as pretty JSON on stdout.
 pub fn json<T: Serialize>(v: &T) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into()));
+    out_line(&serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into()));
 }
 
 /// Print a value as one line of JSON on stdout.
 pub fn json_line<T: Serialize>(v: &T) {
-    println!("{}", serde_json::to_string(v).unwrap_or_else(|_| "null".into()));
+    out_line(&serde_json::to_string(v).unwrap_or_else(|_| "null".into()));
 }
 
 /// Print a plain aligned table on stdout.
@@ -23,7 +33,7 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) {
     }
     // comfy-table pads the first column with a leading space under NOTHING; trim each line's left margin.
     for line in t.to_string().lines() {
-        println!("{}", line.strip_prefix(' ').unwrap_or(line).trim_end());
+        out_line(line.strip_prefix(' ').unwrap_or(line).trim_end());
     }
 }
 
