@@ -3,6 +3,7 @@
 mod audit;
 mod doctor;
 mod exec;
+mod help;
 mod input;
 mod migrate;
 mod model_command;
@@ -135,6 +136,14 @@ enum Command {
     },
     /// Check credentials like `models status --check` and run a notify command for problems (at most hourly each).
     Monitor(openclaw::MonitorArgs),
+    /// Print a shell completion script: `clawkeep completions bash > ~/.local/share/bash-completion/completions/clawkeep`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `clawkeep man > ~/.local/share/man/man1/clawkeep.1`.
+    Man,
     /// This host's age recipient (stdout) and its fingerprint (stderr): what other hosts seal bundles to.
     Recipient {
         /// JSON output: {"recipient", "fingerprint"}.
@@ -362,6 +371,12 @@ pub fn main() -> i32 {
 }
 
 fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
+    // Completions and the man page need no state dir.
+    match &cli.command {
+        Command::Completions { shell } => return help::completions(*shell),
+        Command::Man => return help::man(),
+        _ => {}
+    }
     let paths = Paths::from_env()?;
     match cli.command {
         Command::Init { join: Some(url), name, .. } => sync::join(&paths, &url, name.as_deref())
@@ -446,6 +461,7 @@ fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
             OpenclawCommand::Wire(a) => openclaw::wire(&paths, a),
         },
         Command::Monitor(a) => openclaw::monitor(&paths, a),
+        Command::Completions { .. } | Command::Man => unreachable!("answered before the state dir is read"),
         Command::Recipient { json } => transfer::recipient(&paths, json),
         Command::Export(a) => transfer::export(&paths, a),
         Command::Import(a) => {
