@@ -20,9 +20,9 @@ use clap::{Args, Parser, Subcommand};
 
 use clawkeep::Result;
 use clawkeep::error::exit;
+use clawkeep::openclaw::CredType;
 use clawkeep::ops::init::BackendChoice;
 use clawkeep::paths::{DEFAULT_AGENT, Paths};
-use clawkeep::profiles::CredType;
 use clawkeep::vault::Vault;
 
 /// clawkeep — a secure credential vault for OpenClaw gateways.

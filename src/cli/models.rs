@@ -3,10 +3,10 @@
 use std::process::Command;
 
 use clawkeep::error::exit;
+use clawkeep::openclaw::{AuthState, CredType};
 use clawkeep::ops::profile::{self, NewCredential};
 use clawkeep::ops::status::{self, parse_duration_ms};
 use clawkeep::paths::Paths;
-use clawkeep::profiles::{AuthState, CredType};
 use clawkeep::secret::SecretString;
 use clawkeep::vault::now_ms;
 use clawkeep::{Error, Result};

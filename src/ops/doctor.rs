@@ -8,10 +8,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::openclaw::AuthProfiles;
+use crate::openclaw::auth_profiles::{plaintext_fields, profile_provider, profile_ref, profile_type};
+use crate::openclaw::dotenv;
 use crate::paths::Paths;
-use crate::profiles::AuthProfiles;
-use crate::profiles::auth_profiles::{plaintext_fields, profile_provider, profile_ref, profile_type};
-use crate::profiles::dotenv;
 use crate::secret::SecretId;
 use crate::vault::{EntryKind, Index, IndexEntry, Vault, VaultFiles};
 
@@ -273,7 +273,7 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
                     );
                 }
             }
-            if let Some(exp) = crate::profiles::auth_profiles::profile_expires(p) {
+            if let Some(exp) = crate::openclaw::auth_profiles::profile_expires(p) {
                 match super::status::health_of(Some(exp), now) {
                     super::status::Health::Expired => r.add(
                         "EXPIRED",
@@ -440,13 +440,13 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
     }
     // A backup clawkeep wrote before it left literal keys out of them may still hold one.
     let bak =
-        crate::profiles::OpenClawConfig { path: paths.openclaw_config(), doc: Default::default(), original: None }
+        crate::openclaw::OpenClawConfig { path: paths.openclaw_config(), doc: Default::default(), original: None }
             .backup_path();
     if let Ok(Some(bytes)) = crate::fs::read_optional(&bak)
         && let Ok(text) = std::str::from_utf8(&bytes)
         && let Ok(cfg) = json5::from_str::<Value>(text)
     {
-        for (field, _) in crate::profiles::openclaw_config::literal_keys(&cfg) {
+        for (field, _) in crate::openclaw::openclaw_config::literal_keys(&cfg) {
             r.add(
                 "BACKUP_PLAINTEXT",
                 Severity::Error,
@@ -460,7 +460,7 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         }
     }
     let config = match crate::fs::read_optional(&paths.openclaw_config()) {
-        Ok(Some(bytes)) => crate::profiles::openclaw_config::parse(&paths.openclaw_config(), &bytes)
+        Ok(Some(bytes)) => crate::openclaw::openclaw_config::parse(&paths.openclaw_config(), &bytes)
             .inspect_err(|e| {
                 r.add("CONFIG_UNREADABLE", Severity::Error, Some(&paths.openclaw_config()), e.to_string(), None)
             })
@@ -553,7 +553,7 @@ fn reindex(
             profile_id: Some(pid.into()),
             provider: profile_provider(p).map(String::from),
             cred_type: profile_type(p).map(String::from),
-            expires: crate::profiles::auth_profiles::profile_expires(p),
+            expires: crate::openclaw::auth_profiles::profile_expires(p),
             email: p.get("email").and_then(Value::as_str).map(String::from),
             created: now,
             updated: now,
@@ -747,7 +747,7 @@ fn rebuild_index(paths: &Paths, agents: &[String]) -> crate::Result<usize> {
                         Some(pid.clone()),
                         profile_provider(p).map(String::from),
                         profile_type(p).map(String::from),
-                        crate::profiles::auth_profiles::profile_expires(p),
+                        crate::openclaw::auth_profiles::profile_expires(p),
                         EntryKind::Profile,
                     ),
                 );

@@ -10,4 +10,4 @@ pub mod resolve;
 pub mod select;
 pub mod session;
 pub mod status;
-pub mod wire;
+pub use crate::openclaw::wire;

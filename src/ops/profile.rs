@@ -3,10 +3,10 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::openclaw::OpenClawConfig;
+use crate::openclaw::auth_profiles::{profile_provider, profile_ref, profile_type};
+use crate::openclaw::{AuthProfiles, AuthState, CredType};
 use crate::paths::Paths;
-use crate::profiles::OpenClawConfig;
-use crate::profiles::auth_profiles::{profile_provider, profile_ref, profile_type};
-use crate::profiles::{AuthProfiles, AuthState, CredType};
 use crate::secret::{ExposeSecret, SecretId, SecretString};
 use crate::vault::{EntryKind, IndexEntry, Vault};
 
@@ -142,7 +142,7 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
     crate::fs::ensure_private_dir(&paths.state_dir)?;
     crate::fs::ensure_private_dir(&paths.agent_dir(&c.agent))?;
     let _lock = vault.lock()?;
-    let _oc = crate::profiles::lock_openclaw_files(paths, &c.agent)?;
+    let _oc = crate::openclaw::lock_openclaw_files(paths, &c.agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(&c.agent))?;
     // openclaw.json is read (and a broken one refused) before anything is written.
     let mut config = OpenClawConfig::load_existing(&paths.openclaw_config())?;
@@ -222,7 +222,7 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
 /// Remove a profile: its secret, its reference and its order/state entries together.
 pub fn remove(vault: &mut Vault, paths: &Paths, agent: &str, profile_id: &str) -> Result<()> {
     let _lock = vault.lock()?;
-    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
+    let _oc = crate::openclaw::lock_openclaw_files(paths, agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     // Every file is read (and a broken one refused) before anything is removed.
@@ -318,7 +318,7 @@ pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<
     let mut out = Vec::new();
     for (pid, p) in file.profiles() {
         let r = profile_ref(p);
-        let plaintext = !crate::profiles::auth_profiles::plaintext_fields(p).is_empty();
+        let plaintext = !crate::openclaw::auth_profiles::plaintext_fields(p).is_empty();
         let store = match &r {
             Some(r) if r.is_clawkeep() => format!("clawkeep:{backend}"),
             Some(r) => format!("{}:{}", r.source, r.provider),
@@ -332,7 +332,7 @@ pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<
             cred_type: profile_type(p).unwrap_or("unknown").into(),
             store,
             secret_id: r.filter(|r| r.is_clawkeep()).map(|r| r.id),
-            expires: crate::profiles::auth_profiles::profile_expires(p),
+            expires: crate::openclaw::auth_profiles::profile_expires(p),
             email: p.get("email").and_then(|v| v.as_str()).map(String::from),
             in_auth_profiles: true,
         });
@@ -367,7 +367,7 @@ pub type Synced = (Vec<String>, Vec<(String, &'static str)>);
 /// renamed it, or to repair it). Returns the profile ids written and the secret ids skipped (with the reason).
 pub fn sync(vault: &mut Vault, paths: &Paths, agent: &str) -> Result<Synced> {
     let _lock = vault.lock()?;
-    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
+    let _oc = crate::openclaw::lock_openclaw_files(paths, agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     let mut written = Vec::new();
     let mut skipped = Vec::new();
@@ -415,7 +415,7 @@ pub fn set_order(
         Some(v) => Some(v.lock()?),
         None => None,
     };
-    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
+    let _oc = crate::openclaw::lock_openclaw_files(paths, agent)?;
     let file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     if ids.is_empty() {
         return Err(Error::InvalidInput(
@@ -451,7 +451,7 @@ pub fn clear_order(vault: Option<&mut Vault>, paths: &Paths, agent: &str, provid
         Some(v) => Some(v.lock()?),
         None => None,
     };
-    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
+    let _oc = crate::openclaw::lock_openclaw_files(paths, agent)?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     let had = state.clear_order(provider);
     if had {
