@@ -482,7 +482,61 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
             }
         }
     }
+    check_surface(&mut r, paths, agents);
     r
+}
+
+/// OpenClaw's SQLite auth stores and the rest of `openclaw.json`'s SecretRef surface: plaintext there is an error
+/// (`.env`, `auth-profiles.json` and `models.providers.*.apiKey` are checked above), and a store that cannot be read
+/// is one too, since what it holds is then unknown.
+fn check_surface(r: &mut Report, paths: &Paths, agents: &[String]) {
+    use crate::openclaw::surface::Held;
+    let scan = crate::openclaw::surface::scan(paths, agents);
+    for (file, e) in &scan.errors {
+        if file.file_name().is_some_and(|n| n == "auth-profiles.json" || n == "openclaw.json" || n == ".env") {
+            continue; // reported by the checks above
+        }
+        r.add(
+            "STORE_UNREADABLE",
+            Severity::Error,
+            Some(file),
+            format!("OpenClaw's store could not be read, so the credentials in it are unchecked: {e}"),
+            e.hint(),
+        );
+    }
+    for l in &scan.locations {
+        let sqlite = l.store == "shared-sqlite" || l.store == "agent-sqlite";
+        let config_other = l.store == "openclaw.json"
+            && !(l.json_path.starts_with("models.providers.")
+                && l.json_path.ends_with(".apiKey")
+                && l.json_path.matches('.').count() == 3);
+        match &l.held {
+            Held::Plaintext(_) if sqlite || config_other => {
+                let place = match &l.row {
+                    Some(row) => format!("{row} {}", l.json_path),
+                    None => l.json_path.clone(),
+                };
+                r.add(
+                    "PLAINTEXT_FOUND",
+                    Severity::Error,
+                    Some(&l.file),
+                    format!("{place} holds a plaintext credential"),
+                    Some("clawkeep migrate (or see `clawkeep audit`)".into()),
+                );
+            }
+            Held::OAuth if sqlite => r.add(
+                "OAUTH_PLAINTEXT",
+                Severity::Info,
+                Some(&l.file),
+                format!(
+                    "OAuth profile `{}` keeps its tokens in plaintext (OpenClaw cannot use references for OAuth)",
+                    l.profile_id.as_deref().unwrap_or("?")
+                ),
+                None,
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// Keychain-specific checks. REF_UNINDEXED: a reference whose secret the store holds but the index does not list
