@@ -6,6 +6,7 @@
 //! - [`surface`]: every credential location on the SecretRef surface across all of those;
 //! - [`wire`]: the exec provider entry clawkeep registers in `openclaw.json`.
 
+pub mod apply;
 pub mod auth_profiles;
 pub mod auth_state;
 pub mod dotenv;

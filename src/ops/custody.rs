@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::error::Error;
 use crate::openclaw::surface::{self, Held, Location, Scan};
 use crate::paths::Paths;
 use crate::secret::{ExposeSecret, SecretId, SecretString};
@@ -435,5 +436,295 @@ impl Audit {
             "credentials": creds,
             "findings": self.findings,
         })
+    }
+}
+
+/// What `migrate` did (or would do) with one credential on the SQLite / `openclaw.json` surface.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SurfaceItem {
+    /// The file.
+    pub file: PathBuf,
+    /// Where in it.
+    pub json_path: String,
+    /// The clawkeep id its ref names.
+    pub id: String,
+    /// `moved`, `would-move`, `skipped`.
+    pub action: String,
+    /// Why, for skips.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The outcome of [`migrate_surface`].
+#[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SurfaceReport {
+    /// Per credential.
+    pub items: Vec<SurfaceItem>,
+    /// The plan given to `openclaw secrets apply` (refs only, no value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Value>,
+    /// Profiles whose plaintext clawkeep cleared from the shared store after OpenClaw's apply left it there.
+    pub shared_store_cleared: Vec<String>,
+    /// The `openclaw --version` used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openclaw: Option<String>,
+}
+
+struct Candidate {
+    file: PathBuf,
+    json_path: String,
+    store: &'static str,
+    target: crate::openclaw::apply::Target,
+    profile: Option<(String, &'static str, &'static str)>,
+    provider: String,
+    kind: &'static str,
+    secret: SecretString,
+    held: bool,
+}
+
+/// Move every plaintext credential in OpenClaw's SQLite auth stores and in `openclaw.json`'s
+/// `models.providers.*.apiKey` into the vault and replace it with clawkeep's exec ref through `openclaw secrets
+/// apply` (docs/migrate.md). Order: every store read (or refuse, nothing changed); each value stored and read back;
+/// apply `--dry-run`, then apply (OpenClaw resolves every new ref through `clawkeep resolve` before it writes, and
+/// rolls back on failure, in which case the values stored here are removed again); then the shared-store plaintext
+/// OpenClaw's apply leaves is cleared, only once the per-agent store holds the ref; then everything is re-read.
+pub fn migrate_surface(
+    vault: &mut Vault,
+    paths: &Paths,
+    agents: &[String],
+    dry_run: bool,
+) -> crate::Result<SurfaceReport> {
+    use crate::openclaw::apply;
+    let mut report = SurfaceReport::default();
+    let scan = surface::scan(paths, agents);
+    if let Some((_, e)) = scan.errors.into_iter().next() {
+        return Err(e);
+    }
+    let mut cands: Vec<Candidate> = Vec::new();
+    for l in scan.locations {
+        let Held::Plaintext(secret) = l.held else { continue };
+        if !matches!(l.store, "shared-sqlite" | "agent-sqlite" | "openclaw.json") {
+            continue; // auth-profiles.json and .env: the file migration
+        }
+        let Some(tt) = l.target_type.clone() else { continue };
+        let provider = l.provider.clone().unwrap_or_default();
+        let (agent, pid, segments, profile, kind) = match (&l.profile_id, l.store) {
+            (Some(pid), _) => {
+                let (field, ref_field, kind) =
+                    if l.kind == "token" { ("token", "tokenRef", "token") } else { ("key", "keyRef", "api_key") };
+                let agent = l.agent.clone().unwrap_or_else(|| crate::paths::DEFAULT_AGENT.to_string());
+                let segs = vec!["profiles".to_string(), pid.clone(), field.to_string()];
+                (agent, pid.clone(), segs, Some((pid.clone(), field, ref_field)), kind)
+            }
+            (None, _) => {
+                let segs: Vec<String> = l.json_path.split('.').map(String::from).collect();
+                if !(segs.len() == 4 && segs[0] == "models" && segs[1] == "providers" && segs[3] == "apiKey") {
+                    report.items.push(SurfaceItem {
+                        file: l.file.clone(),
+                        json_path: l.json_path.clone(),
+                        id: String::new(),
+                        action: "skipped".into(),
+                        note: Some("clawkeep migrate moves models.providers.*.apiKey of openclaw.json; move this one with `openclaw secrets configure`".into()),
+                    });
+                    continue;
+                }
+                (crate::paths::DEFAULT_AGENT.to_string(), format!("{}:config", segs[2]), segs, None, "api_key")
+            }
+        };
+        let id = SecretId::for_profile(&agent, &pid)?;
+        if cands.iter().any(|c| c.target.id == id.as_str()) {
+            continue; // the same profile in the shared and the per-agent store: one target
+        }
+        let held = vault.index.secrets.contains_key(id.as_str()) || vault.present_in_store(&id)?;
+        let auth = profile.is_some();
+        cands.push(Candidate {
+            file: l.file.clone(),
+            json_path: l.json_path.clone(),
+            store: l.store,
+            target: apply::Target {
+                target_type: tt,
+                path: l.json_path.clone(),
+                segments,
+                agent: auth.then(|| agent.clone()),
+                auth_profile_provider: auth.then(|| provider.clone()),
+                id: id.to_string(),
+            },
+            profile,
+            provider,
+            kind,
+            secret,
+            held,
+        });
+    }
+    if cands.is_empty() {
+        return Ok(report);
+    }
+    let bin = match apply::openclaw_bin() {
+        Ok(b) => Some(b),
+        Err(_) if dry_run => None,
+        Err(e) => return Err(e),
+    };
+    report.openclaw = bin.as_deref().and_then(apply::version);
+    let cfg = crate::openclaw::OpenClawConfig::load(&paths.openclaw_config())?;
+    let entry = cfg.exec_provider(crate::PROVIDER_ALIAS).cloned().ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "{}: no secrets.providers.clawkeep: run `clawkeep openclaw wire` first (OpenClaw resolves every new ref through it before writing)",
+            paths.openclaw_config().display()
+        ))
+    })?;
+    if !dry_run && cands.iter().any(|c| c.held) {
+        vault.unlock()?;
+    }
+    // A held id with another value is never overwritten: that credential stays where it is.
+    let mut moves = Vec::new();
+    for c in cands {
+        let same =
+            c.held && vault.get(&SecretId::parse(&c.target.id)?).is_ok_and(|s| crate::secret::same(&s, &c.secret));
+        if c.held && !same && !dry_run {
+            report.items.push(SurfaceItem {
+                file: c.file,
+                json_path: c.json_path,
+                id: c.target.id,
+                action: "skipped".into(),
+                note: Some(
+                    "the vault already holds a different secret under this id; the plaintext was left where it is"
+                        .into(),
+                ),
+            });
+            continue;
+        }
+        moves.push((c, same));
+    }
+    let targets: Vec<apply::Target> = moves.iter().map(|(c, _)| clone_target(&c.target)).collect();
+    let plan = apply::plan(&entry, &targets);
+    report.plan = Some(plan.clone());
+    let item = |c: &Candidate, action: &str| SurfaceItem {
+        file: c.file.clone(),
+        json_path: c.json_path.clone(),
+        id: c.target.id.clone(),
+        action: action.into(),
+        note: None,
+    };
+    let Some(bin) = bin.filter(|_| !dry_run && !moves.is_empty()) else {
+        if dry_run {
+            report.items.extend(moves.iter().map(|(c, _)| item(c, "would-move")));
+        }
+        return Ok(report);
+    };
+    vault.unlock()?;
+    let _lock = vault.lock()?;
+    // 1. Store and read back.
+    let mut stored: Vec<SecretId> = Vec::new();
+    let undo_stored = |vault: &mut Vault, stored: &[SecretId]| {
+        for id in stored {
+            let _ = vault.remove(id);
+        }
+        let _ = vault.save_index();
+    };
+    for (c, same) in &moves {
+        if *same {
+            continue;
+        }
+        let id = SecretId::parse(&c.target.id)?;
+        let (agent, pid) = id.profile_parts().unwrap_or_default();
+        let entry = crate::vault::IndexEntry {
+            store: vault.backend(),
+            kind: crate::vault::EntryKind::Profile,
+            agent: Some(agent),
+            profile_id: Some(pid),
+            provider: Some(c.provider.clone()),
+            cred_type: Some(c.kind.into()),
+            expires: None,
+            email: None,
+            created: 0,
+            updated: 0,
+            extra: Default::default(),
+        };
+        if let Err(e) = vault.put(&id, &c.secret, entry) {
+            undo_stored(vault, &stored);
+            return Err(e);
+        }
+        stored.push(id.clone());
+        if !vault.get(&id).is_ok_and(|b| crate::secret::same(&b, &c.secret)) {
+            undo_stored(vault, &stored);
+            return Err(Error::Internal(format!(
+                "read-back of `{id}` did not match what was stored; nothing was changed"
+            )));
+        }
+    }
+    vault.save_index()?;
+    // 2. The plan (refs only), then OpenClaw's apply: dry run, then write.
+    let plan_file = paths.clawkeep_dir.join("openclaw-apply-plan.json");
+    let bytes = serde_json::to_vec_pretty(&plan).map_err(|e| Error::Internal(e.to_string()))?;
+    crate::fs::write_atomic(&plan_file, &bytes)?;
+    for dry in [true, false] {
+        if let Err(e) = apply::run(&bin, &plan_file, dry) {
+            // OpenClaw rolled back (or never wrote): no ref names what was just stored, so it goes again.
+            undo_stored(vault, &stored);
+            return Err(e);
+        }
+    }
+    // 3. The shared store: OpenClaw's apply writes the ref into the per-agent store and leaves the plaintext in the
+    // shared one. Cleared only for profiles whose per-agent store now holds exactly clawkeep's ref.
+    let mut clear: Vec<(String, &'static str, &'static str, Value)> = Vec::new();
+    for (c, _) in &moves {
+        let Some((pid, field, ref_field)) = &c.profile else { continue };
+        if c.store != "shared-sqlite" {
+            continue;
+        }
+        let agent = c.target.agent.clone().unwrap_or_default();
+        let db = crate::openclaw::sqlite::agent_path(&paths.agent_dir(&agent));
+        let has_ref =
+            crate::openclaw::sqlite::read(crate::openclaw::sqlite::StoreKind::Agent, &db)?.is_some_and(|st| {
+                st.profiles().any(|(p, prof)| {
+                    p == pid
+                        && crate::openclaw::auth_profiles::profile_ref(prof)
+                            .is_some_and(|r| r.is_clawkeep() && r.id == c.target.id)
+                })
+            });
+        if has_ref {
+            clear.push((
+                pid.clone(),
+                field,
+                ref_field,
+                json!({"source": "exec", "provider": crate::PROVIDER_ALIAS, "id": c.target.id}),
+            ));
+        }
+    }
+    if !clear.is_empty() {
+        let ids: BTreeMap<String, String> =
+            moves.iter().filter_map(|(c, _)| Some((c.profile.as_ref()?.0.clone(), c.target.id.clone()))).collect();
+        let expected =
+            |pid: &str| ids.get(pid).and_then(|id| SecretId::parse(id).ok()).and_then(|id| vault.get(&id).ok());
+        report.shared_store_cleared = apply::clear_shared_plaintext(&paths.shared_sqlite(), &clear, &expected)?;
+    }
+    // 4. Verify by re-reading every store: what was moved is no longer plaintext anywhere.
+    let after = surface::scan(paths, agents);
+    for (c, _) in &moves {
+        let left = after.locations.iter().any(|l| {
+            matches!(&l.held, Held::Plaintext(s) if crate::secret::same(s, &c.secret))
+                && matches!(l.store, "shared-sqlite" | "agent-sqlite" | "openclaw.json")
+        });
+        report.items.push(SurfaceItem {
+            file: c.file.clone(),
+            json_path: c.json_path.clone(),
+            id: c.target.id.clone(),
+            action: if left { "ref-written-plaintext-left".into() } else { "moved".into() },
+            note: left.then(|| "OpenClaw wrote the ref, but the plaintext is still there: see `clawkeep audit`".into()),
+        });
+    }
+    Ok(report)
+}
+
+fn clone_target(t: &crate::openclaw::apply::Target) -> crate::openclaw::apply::Target {
+    crate::openclaw::apply::Target {
+        target_type: t.target_type.clone(),
+        path: t.path.clone(),
+        segments: t.segments.clone(),
+        agent: t.agent.clone(),
+        auth_profile_provider: t.auth_profile_provider.clone(),
+        id: t.id.clone(),
     }
 }
