@@ -291,3 +291,163 @@ fn the_residue_scan_reports_file_and_offset_never_the_value() {
     assert_eq!(v["residueScanned"], false);
     assert!(!v["findings"].as_array().unwrap().iter().any(|f| f["code"] == "SQLITE_RESIDUE"));
 }
+
+/// A stand-in for the `openclaw` CLI: `--version`, and `secrets apply` that fails (`fail`), reports success without
+/// writing (`noop`), or writes the plan's auth-profile refs into the per-agent store as OpenClaw 2026.9.6 does (`write`).
+fn fake_openclaw(env: &mut Env, mode: &str) {
+    let script = env.dir.path().join("openclaw");
+    let body = format!(
+        r#"#!/bin/sh
+if [ "$1" = "--version" ]; then echo "OpenClaw 2026.9.6 (fake)"; exit 0; fi
+[ "$1 $2" = "secrets apply" ] || exit 64
+plan="$4"
+echo "$@" >> "{log}"
+case "{mode}" in
+  fail) echo "Error: simulated apply failure" >&2; exit 1 ;;
+  noop) echo '{{"mode":"write","changed":true,"changedFiles":[]}}'; exit 0 ;;
+esac
+for a in "$@"; do [ "$a" = "--dry-run" ] && {{ echo '{{"mode":"dry-run","changed":false}}'; exit 0; }}; done
+python3 - "$plan" "{state}" <<'PY'
+import json, sqlite3, sys, os
+plan = json.load(open(sys.argv[1])); state = sys.argv[2]
+for t in plan["targets"]:
+    if not t["type"].startswith("auth-profiles."): continue
+    d = os.path.join(state, "agents", t["agentId"], "agent"); os.makedirs(d, exist_ok=True)
+    c = sqlite3.connect(os.path.join(d, "openclaw-agent.sqlite"))
+    c.execute("CREATE TABLE IF NOT EXISTS auth_profile_store (store_key TEXT NOT NULL PRIMARY KEY, store_json TEXT NOT NULL, updated_at INTEGER NOT NULL) STRICT")
+    pid = t["pathSegments"][1]; field = t["pathSegments"][2]
+    doc = {{"version": 1, "profiles": {{pid: {{"type": "token" if field == "token" else "api_key", "provider": t["authProfileProvider"], field + "Ref": t["ref"]}}}}}}
+    c.execute("INSERT OR REPLACE INTO auth_profile_store VALUES ('primary', ?, 1)", (json.dumps(doc),)); c.commit()
+print(json.dumps({{"mode": "write", "changed": True}}))
+PY
+"#,
+        log = env.dir.path().join("openclaw.log").display(),
+        mode = mode,
+        state = env.state.display()
+    );
+    std::fs::write(&script, body).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    env.extra_env.push(("CLAWKEEP_OPENCLAW_BIN".into(), script.display().to_string()));
+}
+
+/// A state dir as OpenClaw 2026.9.6 leaves it after `paste-token`, with clawkeep wired (the entry is not run by the
+/// stand-in).
+fn seeded(mode: &str) -> (Env, String, std::path::PathBuf) {
+    let mut env = Env::new();
+    matrix(&mut env);
+    fake_openclaw(&mut env, mode);
+    env.init_file();
+    let token = setup_token("APPLY");
+    let db = shared_store(&env, &token_doc(&token), true);
+    std::fs::write(
+        env.state.join("openclaw.json"),
+        json!({"secrets": {"providers": {"clawkeep": {"source": "exec", "command": "/bin/true", "args": ["resolve"]}}}})
+            .to_string(),
+    )
+    .unwrap();
+    (env, token, db)
+}
+
+fn db_files(db: &std::path::Path) -> Vec<u8> {
+    let mut all = std::fs::read(db).unwrap();
+    for s in ["-wal", "-journal"] {
+        let mut p = db.as_os_str().to_os_string();
+        p.push(s);
+        all.extend(std::fs::read(std::path::PathBuf::from(p)).unwrap_or_default());
+    }
+    all
+}
+
+#[test]
+fn a_failed_apply_leaves_no_secret_in_the_vault_and_the_stores_unchanged() {
+    let (env, token, db) = seeded("fail");
+    let before = db_files(&db);
+    let o = env.run(&["migrate"], "");
+    assert_eq!(o.code, 80, "{o:?}");
+    assert!(o.stderr.contains("simulated apply failure"), "{o:?}");
+    no_canary(&o, &[&token]);
+    assert_eq!(db_files(&db), before, "the shared store changed");
+    let index = std::fs::read_to_string(env.ck().join("index.json")).unwrap();
+    assert!(!index.contains("anthropic:manual"), "a secret whose ref was never written stayed in the vault: {index}");
+    let o = env.run(&["get", "anthropic:manual"], "");
+    assert_ne!(o.code, 0, "{o:?}");
+}
+
+#[test]
+fn the_shared_store_is_cleared_only_once_the_per_agent_store_holds_the_ref() {
+    // OpenClaw says it changed something but wrote no ref: the plaintext stays, the secret stays in the vault.
+    let (env, token, db) = seeded("noop");
+    let o = env.run(&["migrate"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("ref-written-plaintext-left"), "{o:?}");
+    assert!(
+        db_files(&db).windows(token.len()).any(|w| w == token.as_bytes()),
+        "the plaintext was dropped without a ref in place"
+    );
+    assert_eq!(env.run(&["get", "anthropic:manual"], "").stdout.trim(), token);
+    // OpenClaw writes the ref into the per-agent store (as 2026.9.6 does) and leaves the shared plaintext: clawkeep
+    // replaces exactly that field with the same ref, and no byte of the token is left in the database or its WAL.
+    let (env, token, db) = seeded("write");
+    // OpenClaw's config writer's backups: one holding the value about to move, one not.
+    write_private(&env.state.join("openclaw.json.bak"), &format!("{{\"old\": \"{token}\"}}"));
+    write_private(&env.state.join("openclaw.json.bak.1"), "{}");
+    let o = env.run(&["migrate", "--json"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    no_canary(&o, &[&token]);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["openclawApply"]["sharedStoreCleared"], json!(["anthropic:manual"]), "{v}");
+    assert_eq!(v["openclawApply"]["items"][0]["action"], "moved", "{v}");
+    assert_eq!(
+        v["openclawApply"]["backupsRemoved"],
+        json!([env.state.join("openclaw.json.bak")]),
+        "the plaintext copy is kept only encrypted: {v}"
+    );
+    assert!(!env.state.join("openclaw.json.bak").exists() && env.state.join("openclaw.json.bak.1").exists());
+    let index = std::fs::read_to_string(env.ck().join("index.json")).unwrap();
+    assert!(index.contains("backup#openclaw-bak-"), "{index}");
+    let plan = &v["openclawApply"]["plan"];
+    assert_eq!(plan["providerUpserts"]["clawkeep"]["command"], "/bin/true");
+    assert_eq!(plan["targets"][0]["type"], "auth-profiles.token.token");
+    assert_eq!(plan["targets"][0]["ref"]["id"], "main/anthropic:manual");
+    let c = Connection::open(&db).unwrap();
+    let doc: String = c
+        .query_row("SELECT value_json FROM config_machine_state WHERE state_key = 'authProfiles.store'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(
+        doc["profiles"]["anthropic:manual"],
+        json!({"type": "token", "provider": "anthropic",
+               "tokenRef": {"source": "exec", "provider": "clawkeep", "id": "main/anthropic:manual"}})
+    );
+    let other: String = c
+        .query_row("SELECT value_json FROM config_machine_state WHERE state_key = 'auth.sharedStore'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(other, "{\"location\":\"state-db\"}", "another row changed");
+    drop(c);
+    assert!(!db_files(&db).windows(token.len()).any(|w| w == token.as_bytes()), "token bytes left in the db or WAL");
+    assert_eq!(env.run(&["get", "anthropic:manual"], "").stdout.trim(), token);
+    let log = std::fs::read_to_string(env.dir.path().join("openclaw.log")).unwrap();
+    assert!(log.lines().next().unwrap().contains("--dry-run"), "dry run first: {log}");
+}
+
+#[test]
+fn wire_leaves_no_plaintext_copy_of_any_surface_credential() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    let cfg = env.state.join("openclaw.json");
+    std::fs::write(
+        &cfg,
+        json!({"models": {"providers": {"openai": {"apiKey": OPENAI}}}, "channels": {"discord": {"token": ROUTER}}})
+            .to_string(),
+    )
+    .unwrap();
+    let o = env.run(&["openclaw", "wire", "--binary", env!("CARGO_BIN_EXE_clawkeep")], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    no_canary(&o, &[OPENAI, ROUTER]);
+    let bak = std::fs::read_to_string(env.state.join("openclaw.json.clawkeep.bak")).unwrap();
+    assert!(!bak.contains(OPENAI) && !bak.contains(ROUTER), "the backup holds a plaintext credential: {bak}");
+    assert!(bak.contains("channels"), "{bak}");
+}

@@ -68,6 +68,9 @@ pub fn run(
             serde_json::to_string_pretty(plan).unwrap_or_default()
         );
     }
+    for p in &surface.backups_removed {
+        println!("removed {} (OpenClaw's plaintext copy of the old config; kept encrypted in the vault)", p.display());
+    }
     for p in &surface.shared_store_cleared {
         println!("cleared the plaintext of {p} that OpenClaw's apply left in its shared store (state/openclaw.sqlite)");
     }

@@ -44,6 +44,12 @@ pub fn plan(provider_entry: &Value, targets: &[Target]) -> Value {
             if let Some(p) = &t.auth_profile_provider {
                 o["authProfileProvider"] = json!(p);
             }
+            // `models.providers.<id>.apiKey`: the contract's `providerId`, which must match the path.
+            if t.target_type == "models.providers.apiKey"
+                && let Some(id) = t.segments.get(2)
+            {
+                o["providerId"] = json!(id);
+            }
             o
         })
         .collect();

@@ -289,6 +289,19 @@ fn config_locations(s: &mut Scan, paths: &Paths) {
     }
 }
 
+/// The `openclaw.json` credential path patterns: OpenClaw's matrix when found and readable, else the built-in
+/// subset; `models.providers.*.apiKey` always.
+pub fn config_patterns() -> Vec<String> {
+    let mut out: Vec<String> = match find_matrix().map(|m| load_matrix(&m)) {
+        Some(Ok(p)) => p.into_iter().map(|(_, p)| p).collect(),
+        _ => BUILTIN_CONFIG_PATHS.iter().map(|p| p.to_string()).collect(),
+    };
+    if !out.iter().any(|p| p == "models.providers.*.apiKey") {
+        out.push("models.providers.*.apiKey".into());
+    }
+    out
+}
+
 fn builtin() -> Vec<(String, String)> {
     BUILTIN_CONFIG_PATHS.iter().map(|p| (p.replace(".*", ""), p.to_string())).collect()
 }

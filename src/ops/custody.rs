@@ -467,6 +467,8 @@ pub struct SurfaceReport {
     pub plan: Option<Value>,
     /// Profiles whose plaintext clawkeep cleared from the shared store after OpenClaw's apply left it there.
     pub shared_store_cleared: Vec<String>,
+    /// OpenClaw's `openclaw.json.bak*` copies holding a moved value, now kept only encrypted in the vault.
+    pub backups_removed: Vec<PathBuf>,
     /// The `openclaw --version` used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub openclaw: Option<String>,
@@ -700,7 +702,11 @@ pub fn migrate_surface(
             |pid: &str| ids.get(pid).and_then(|id| SecretId::parse(id).ok()).and_then(|id| vault.get(&id).ok());
         report.shared_store_cleared = apply::clear_shared_plaintext(&paths.shared_sqlite(), &clear, &expected)?;
     }
-    // 4. Verify by re-reading every store: what was moved is no longer plaintext anywhere.
+    // 4. OpenClaw's config writer leaves `openclaw.json.bak*`: plaintext copies of the old config. Those that hold a
+    // value just moved are kept encrypted in the vault (one backup secret) and removed, once the refs are written.
+    report.backups_removed =
+        secure_config_backups(vault, paths, &moves.iter().map(|(c, _)| &c.secret).collect::<Vec<_>>())?;
+    // 5. Verify by re-reading every store: what was moved is no longer plaintext anywhere.
     let after = surface::scan(paths, agents);
     for (c, _) in &moves {
         let left = after.locations.iter().any(|l| {
@@ -727,4 +733,63 @@ fn clone_target(t: &crate::openclaw::apply::Target) -> crate::openclaw::apply::T
         auth_profile_provider: t.auth_profile_provider.clone(),
         id: t.id.clone(),
     }
+}
+
+/// Id prefix of the encrypted copies of OpenClaw's `openclaw.json.bak*` files (restore by hand with
+/// `clawkeep get --id`-style tooling is not offered; they are kept so nothing OpenClaw wrote is lost).
+pub const CONFIG_BACKUP_PREFIX: &str = "backup#openclaw-bak-";
+
+fn secure_config_backups(vault: &mut Vault, paths: &Paths, moved: &[&SecretString]) -> crate::Result<Vec<PathBuf>> {
+    use base64::Engine;
+    let Ok(rd) = std::fs::read_dir(&paths.state_dir) else { return Ok(Vec::new()) };
+    let mut hits: Vec<(PathBuf, zeroize::Zeroizing<Vec<u8>>)> = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.starts_with("openclaw.json.bak") {
+            continue;
+        }
+        let p = e.path();
+        let Ok(Some(bytes)) = crate::fs::read_optional(&p) else { continue };
+        if moved.iter().any(|s| find(&bytes, s.expose_secret().as_bytes()).is_some()) {
+            hits.push((p, bytes));
+        }
+    }
+    if hits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let files: Vec<Value> = hits
+        .iter()
+        .map(|(p, b)| json!({"path": p, "original": base64::engine::general_purpose::STANDARD.encode(b)}))
+        .collect();
+    let bundle = zeroize::Zeroizing::new(json!({"version": 1, "files": files}).to_string());
+    let id = SecretId::parse(&format!("{CONFIG_BACKUP_PREFIX}{}", crate::vault::now_ms()))?;
+    let entry = crate::vault::IndexEntry {
+        store: vault.backend(),
+        kind: crate::vault::EntryKind::Backup,
+        agent: None,
+        profile_id: None,
+        provider: None,
+        cred_type: None,
+        expires: None,
+        email: None,
+        created: 0,
+        updated: 0,
+        extra: Default::default(),
+    };
+    let secret = SecretString::from(bundle.as_str().to_owned());
+    vault.put(&id, &secret, entry)?;
+    vault.save_index()?;
+    if !vault.get(&id).is_ok_and(|b| crate::secret::same(&b, &secret)) {
+        return Err(Error::Internal(format!(
+            "read-back of `{id}` did not match; OpenClaw's backups were left in place"
+        )));
+    }
+    let mut removed = Vec::new();
+    for (p, _) in hits {
+        if crate::fs::remove_file(&p)? {
+            removed.push(p);
+        }
+    }
+    Ok(removed)
 }

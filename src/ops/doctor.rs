@@ -729,7 +729,7 @@ fn check_perms(r: &mut Report, path: &Path, dir: bool, fix: bool, ours: bool) {
 /// Index entry for a secret found only as a store file (its metadata recovered from its id).
 fn listed_entry(id: &SecretId, backend: crate::vault::Backend, now: i64) -> IndexEntry {
     let s = id.as_str();
-    let kind = if s.starts_with(super::migrate::BACKUP_PREFIX) { EntryKind::Backup } else { EntryKind::Profile };
+    let kind = if s.starts_with("backup#") { EntryKind::Backup } else { EntryKind::Profile };
     let (agent, pid) = match kind {
         EntryKind::Profile => id.profile_parts().map_or((None, None), |(a, p)| (Some(a), Some(p))),
         EntryKind::Backup => (None, None),

@@ -58,7 +58,7 @@ cat "$T/migrate.out" | sed 's/^/    /'
 check "clawkeep migrate succeeded" "[ $mrc = 0 ]"
 check "the shared store's plaintext was cleared" "grep -q 'cleared the plaintext of anthropic:manual' '$T/migrate.out'"
 "$OPENCLAW" secrets audit --allow-exec --json >"$T/oc-audit1.json" 2>/dev/null || true
-python3 -c "import json;d=json.load(open('$T/oc-audit1.json'));print('    openclaw audit:', d['status'], [(f['code'], f.get('jsonPath')) for f in d['findings']])"
+python3 -c "import json;d=json.load(open('$T/oc-audit1.json'));print('    openclaw audit:', d['status'], [(f['code'], f.get('file','').rsplit('/',1)[-1], f.get('jsonPath'), f.get('message','')[:120]) for f in d['findings']])"
 check "openclaw secrets audit: no PLAINTEXT_FOUND" "python3 -c 'import json,sys;d=json.load(open(\"$T/oc-audit1.json\"));sys.exit(1 if any(f[\"code\"]==\"PLAINTEXT_FOUND\" for f in d[\"findings\"]) else 0)'"
 check "openclaw secrets audit: no unresolved ref" "python3 -c 'import json,sys;d=json.load(open(\"$T/oc-audit1.json\"));sys.exit(1 if any(f[\"code\"]==\"REF_UNRESOLVED\" for f in d[\"findings\"]) or d[\"status\"]==\"unresolved\" else 0)'"
 "$OPENCLAW" models status --json >"$T/status.json" 2>/dev/null || true
