@@ -451,3 +451,24 @@ fn wire_leaves_no_plaintext_copy_of_any_surface_credential() {
     assert!(!bak.contains(OPENAI) && !bak.contains(ROUTER), "the backup holds a plaintext credential: {bak}");
     assert!(bak.contains("channels"), "{bak}");
 }
+
+#[test]
+fn an_older_releases_state_db_without_the_auth_table_holds_no_shared_store() {
+    // OpenClaw 2026.7 has a state/openclaw.sqlite without config_machine_state; its profiles are per agent.
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    let dir = env.state.join("state");
+    std::fs::create_dir_all(&dir).unwrap();
+    Connection::open(dir.join("openclaw.sqlite")).unwrap().execute_batch("CREATE TABLE kv (k TEXT, v TEXT);").unwrap();
+    let token = setup_token("AGENT");
+    let db = agent_store(&env, "main", &token_doc(&token));
+    let (_, v) = audit_json(&env, &[]);
+    assert!(v["findings"].as_array().unwrap().iter().any(|f| f["code"] == "INSECURE_PERMISSIONS"), "{v}");
+    std::fs::set_permissions(&db, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let (o, v) = audit_json(&env, &[]);
+    no_canary(&o, &[&token]);
+    let codes: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["PLAINTEXT_FOUND"], "{v}");
+    assert_eq!(v["credentials"][0]["store"], "agent-sqlite");
+}

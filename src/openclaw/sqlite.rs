@@ -138,8 +138,9 @@ fn open(path: &Path) -> Result<Connection> {
     Ok(c)
 }
 
-/// Read one store. `Ok(None)`: the file does not exist, or it has no auth row yet. A database without the expected
-/// table and columns is refused (`InvalidField`): it is not a store this clawkeep understands.
+/// Read one store. `Ok(None)`: the file does not exist, has no such table (an older release's database), or has no
+/// auth row yet. A table of that name without the expected columns is refused (`InvalidField`): it is not a store
+/// this clawkeep understands.
 pub fn read(kind: StoreKind, path: &Path) -> Result<Option<AuthStore>> {
     if std::fs::symlink_metadata(path).is_err() {
         return Ok(None);
@@ -151,18 +152,19 @@ pub fn read(kind: StoreKind, path: &Path) -> Result<Option<AuthStore>> {
         let rows = st.query_map([], |r| r.get::<_, String>(1)).map_err(|e| sql_error(path, e))?;
         rows.collect::<std::result::Result<_, _>>().map_err(|e| sql_error(path, e))?
     };
-    if cols.is_empty() || !cols.iter().any(|c| c == key_col) || !cols.iter().any(|c| c == value_col) {
+    if cols.is_empty() {
+        // No such table: this database holds no auth store of this kind (2026.7's `state/openclaw.sqlite` has no
+        // `config_machine_state`; 2026.9 creates it). Only a table of that name in another shape is refused.
+        return Ok(None);
+    }
+    if !cols.iter().any(|c| c == key_col) || !cols.iter().any(|c| c == value_col) {
         return Err(Error::InvalidField {
             path: path.into(),
             field: format!("table {table}"),
-            message: if cols.is_empty() {
-                "missing: not an OpenClaw auth store this clawkeep understands (refused; nothing was changed)".into()
-            } else {
-                format!(
-                    "has columns ({}) but not `{key_col}` and `{value_col}`: an OpenClaw schema this clawkeep does not understand (refused; nothing was changed)",
-                    cols.join(", ")
-                )
-            },
+            message: format!(
+                "has columns ({}) but not `{key_col}` and `{value_col}`: an OpenClaw schema this clawkeep does not understand (refused; nothing was changed)",
+                cols.join(", ")
+            ),
         });
     }
     let raw: Option<Zeroizing<String>> = c

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Custody against the real OpenClaw 2026.9.6 (npm): a state dir seeded the way users do it (OpenClaw's own
-# paste-token for an Anthropic token -> shared SQLite store; an OpenAI key in models.providers.openai.apiKey; an
-# OpenRouter key in .env). clawkeep doctor and audit report each plaintext credential (non-zero); clawkeep migrate
+# Custody against the real OpenClaw ($CLAWKEEP_OPENCLAW_VERSION, default 2026.9.6; also run with 2026.7.33) from npm:
+# a state dir seeded the way users do it (OpenClaw's own paste-token for an Anthropic token -> the shared SQLite store
+# on 2026.9, the per-agent one on 2026.7; an OpenAI key in models.providers.openai.apiKey; an OpenRouter key in .env). clawkeep doctor and audit report each plaintext credential (non-zero); clawkeep migrate
 # moves them (SQLite and openclaw.json through `openclaw secrets apply`); OpenClaw's own audit then reports no
 # PLAINTEXT_FOUND and no unresolved ref.
 # Usage: tests/openclaw/custody.sh [path/to/clawkeep]
@@ -33,6 +33,10 @@ json.dump(c, open(p, "w"), indent=2)
 PY
 printf 'OPENROUTER_API_KEY=%s\n' "$ROUTER" > "$S/.env"; chmod 600 "$S/.env"
 "$OPENCLAW" secrets audit --json >"$T/oc-audit0.json" 2>/dev/null || true
+STORE="$(grep -la CUSTODYcanary "$S/state/openclaw.sqlite"* "$S/agents/main/agent/openclaw-agent.sqlite"* 2>/dev/null | head -1 || true)"
+STORE="${STORE%-wal}"
+echo "    paste-token stored the token in: ${STORE#$S/}"
+check "paste-token left the token in plaintext in a SQLite store" "[ -n '$STORE' ] && grep -qa CUSTODYcanary '$STORE'*"
 check "OpenClaw's audit sees the three plaintext credentials" "[ \"\$(python3 -c 'import json;d=json.load(open(\"$T/oc-audit0.json\"));print(sum(1 for f in d[\"findings\"] if f[\"code\"]==\"PLAINTEXT_FOUND\"))')\" = 3 ]"
 
 "$BIN" init --backend file >/dev/null
@@ -56,10 +60,15 @@ set +e
 set -e
 cat "$T/migrate.out" | sed 's/^/    /'
 check "clawkeep migrate succeeded" "[ $mrc = 0 ]"
-check "the shared store's plaintext was cleared" "grep -q 'cleared the plaintext of anthropic:manual' '$T/migrate.out'"
+case "$STORE" in */state/openclaw.sqlite)
+  check "the shared store's plaintext was cleared" "grep -q 'cleared the plaintext of anthropic:manual' '$T/migrate.out'" ;;
+esac
+# The .env key became a clawkeep profile in auth-profiles.json (the file migration): OpenClaw imports it.
+"$BIN" openclaw wire --import --pass-env CLAWKEEP_PASSPHRASE_FILE >"$T/import.out" 2>&1 || true
 "$OPENCLAW" secrets audit --allow-exec --json >"$T/oc-audit1.json" 2>/dev/null || true
 python3 -c "import json;d=json.load(open('$T/oc-audit1.json'));print('    openclaw audit:', d['status'], [(f['code'], f.get('file','').rsplit('/',1)[-1], f.get('jsonPath'), f.get('message','')[:120]) for f in d['findings']])"
 check "openclaw secrets audit: no PLAINTEXT_FOUND" "python3 -c 'import json,sys;d=json.load(open(\"$T/oc-audit1.json\"));sys.exit(1 if any(f[\"code\"]==\"PLAINTEXT_FOUND\" for f in d[\"findings\"]) else 0)'"
+check "openclaw secrets audit: clean" "python3 -c 'import json,sys;d=json.load(open(\"$T/oc-audit1.json\"));sys.exit(0 if d[\"status\"]==\"clean\" else 1)'"
 check "openclaw secrets audit: no unresolved ref" "python3 -c 'import json,sys;d=json.load(open(\"$T/oc-audit1.json\"));sys.exit(1 if any(f[\"code\"]==\"REF_UNRESOLVED\" for f in d[\"findings\"]) or d[\"status\"]==\"unresolved\" else 0)'"
 "$OPENCLAW" models status --json >"$T/status.json" 2>/dev/null || true
 check "openclaw models status lists the token as a clawkeep ref" "grep -q 'ref(exec:main/anthropic:manual)' '$T/status.json'"
@@ -70,8 +79,9 @@ set -e
 python3 -c "import json;d=json.load(open('$T/audit2.json'));print('    clawkeep audit:', d['status'], [(f['code'], f['file'].rsplit('/',1)[-1], f.get('jsonPath')) for f in d['findings']])"
 check "clawkeep audit: no plaintext credential left on the surface" "! grep -q PLAINTEXT_FOUND '$T/audit2.json'"
 check "no canary in any clawkeep output" "! grep -q CUSTODYcanary '$T'/*.out '$T'/*.err '$T'/*.json"
-echo "canary bytes left under the state dir (outside clawkeep's ciphertext):"
-grep -rla CUSTODYcanary "$S" --exclude-dir=clawkeep | sed 's/^/    /' || true
+check "clawkeep audit --residue: nothing left" "[ $a2rc = 0 ]"
+grep -rla CUSTODYcanary "$S" --exclude-dir=clawkeep | sed 's/^/    left: /' || true
+check "no byte of any canary under the state dir outside clawkeep's ciphertext" "! grep -rqa CUSTODYcanary '$S' --exclude-dir=clawkeep"
 
 echo "custody: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
