@@ -472,3 +472,22 @@ fn an_older_releases_state_db_without_the_auth_table_holds_no_shared_store() {
     assert_eq!(codes, ["PLAINTEXT_FOUND"], "{v}");
     assert_eq!(v["credentials"][0]["store"], "agent-sqlite");
 }
+
+#[test]
+fn profiles_openclaw_holds_only_in_sqlite_are_listed_as_such() {
+    let env = Env::new();
+    env.init_file();
+    let token = setup_token("LISTED");
+    shared_store(&env, &token_doc(&token), true);
+    let o = env.run(&["models", "auth", "list", "--json"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    no_canary(&o, &[&token]);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    let p = v.as_array().unwrap().iter().find(|p| p["profileId"] == "anthropic:manual").expect("listed");
+    assert_eq!((p["store"].as_str(), p["openclawStore"].as_str()), (Some("plaintext"), Some("shared-sqlite")), "{p}");
+    let o = env.run(&["models", "auth", "list"], "");
+    assert!(o.stdout.contains("anthropic:manual (OpenClaw shared-sqlite)"), "{o:?}");
+    let o = env.run(&["models", "status", "--json"], "");
+    no_canary(&o, &[&token]);
+    assert!(o.stdout.contains("anthropic:manual") && o.stdout.contains("plaintext"), "{o:?}");
+}

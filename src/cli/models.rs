@@ -110,7 +110,11 @@ pub fn list(paths: &Paths, agent: &str, provider: Option<&str>, json: bool) -> R
         rows.into_iter()
             .map(|r| {
                 vec![
-                    if r.in_auth_profiles { r.profile_id } else { format!("{} (index only)", r.profile_id) },
+                    match (&r.openclaw_store, r.in_auth_profiles) {
+                        (_, true) => r.profile_id,
+                        (Some(st), false) => format!("{} (OpenClaw {st})", r.profile_id),
+                        (None, false) => format!("{} (index only)", r.profile_id),
+                    },
                     r.provider,
                     r.cred_type,
                     r.store,

@@ -307,8 +307,12 @@ pub struct ListedProfile {
     /// Email.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// Whether `auth-profiles.json` has it (false: known only from clawkeep's index).
+    /// Whether `auth-profiles.json` has it (false: known only from OpenClaw's SQLite store or clawkeep's index).
     pub in_auth_profiles: bool,
+    /// OpenClaw's SQLite store it was read from (`agent-sqlite`, `shared-sqlite`) when `auth-profiles.json` does not
+    /// have it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openclaw_store: Option<String>,
 }
 
 /// Every profile of an agent: those in `auth-profiles.json` and those only in clawkeep's index.
@@ -335,12 +339,46 @@ pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<
             expires: crate::openclaw::auth_profiles::profile_expires(p),
             email: p.get("email").and_then(|v| v.as_str()).map(String::from),
             in_auth_profiles: true,
+            openclaw_store: None,
         });
+    }
+    // OpenClaw 2026.7+/2026.9+ keep profiles in SQLite (per agent, then the shared store). A store that cannot be
+    // read is left out here; `doctor` and `audit` report it.
+    use crate::openclaw::sqlite::{self, StoreKind};
+    for (kind, db) in [
+        (StoreKind::Agent, sqlite::agent_path(&paths.agent_dir(agent))),
+        (StoreKind::Shared, sqlite::shared_path(&paths.state_dir)),
+    ] {
+        let Ok(Some(st)) = sqlite::read(kind, &db) else { continue };
+        for (pid, p) in st.profiles() {
+            if out.iter().any(|o| o.profile_id == *pid) {
+                continue;
+            }
+            let r = profile_ref(p);
+            let plaintext = !crate::openclaw::auth_profiles::plaintext_fields(p).is_empty();
+            out.push(ListedProfile {
+                agent: agent.into(),
+                profile_id: pid.clone(),
+                provider: profile_provider(p).unwrap_or_default().into(),
+                cred_type: profile_type(p).unwrap_or("unknown").into(),
+                store: match &r {
+                    Some(r) if r.is_clawkeep() => format!("clawkeep:{backend}"),
+                    Some(r) => format!("{}:{}", r.source, r.provider),
+                    None if plaintext => "plaintext".into(),
+                    None => "none".into(),
+                },
+                secret_id: r.filter(|r| r.is_clawkeep()).map(|r| r.id),
+                expires: crate::openclaw::auth_profiles::profile_expires(p),
+                email: p.get("email").and_then(|v| v.as_str()).map(String::from),
+                in_auth_profiles: false,
+                openclaw_store: Some(kind.as_str().into()),
+            });
+        }
     }
     if let Some(v) = vault {
         for (sid, e) in v.index.profiles_of(agent) {
             let pid = e.profile_id.clone().unwrap_or_default();
-            if file.get(&pid).is_some() {
+            if out.iter().any(|o| o.profile_id == pid) {
                 continue;
             }
             out.push(ListedProfile {
@@ -353,6 +391,7 @@ pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<
                 expires: e.expires,
                 email: e.email.clone(),
                 in_auth_profiles: false,
+                openclaw_store: None,
             });
         }
     }

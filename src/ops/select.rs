@@ -308,6 +308,7 @@ mod tests {
             expires: None,
             email: None,
             in_auth_profiles: true,
+            openclaw_store: None,
         }
     }
 
