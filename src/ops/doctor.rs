@@ -343,8 +343,8 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
                 "SQLITE_REFS_UNCHECKED",
                 Severity::Info,
                 Some(&paths.agent_dir(a)),
-                "OpenClaw keeps this agent's references in its SQLite store, which doctor does not read: stored secrets it does not refer to are not reported".into(),
-                Some("openclaw models status (shows the references OpenClaw uses)".into()),
+                "OpenClaw keeps this agent's references in its SQLite store: doctor checks it for plaintext, not for stored secrets nothing refers to".into(),
+                Some("clawkeep audit (reports them as ORPHAN_SECRET)".into()),
             );
         }
         if let Some(v) = &vault
