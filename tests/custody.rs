@@ -365,6 +365,7 @@ fn a_failed_apply_leaves_no_secret_in_the_vault_and_the_stores_unchanged() {
     let o = env.run(&["migrate"], "");
     assert_eq!(o.code, 80, "{o:?}");
     assert!(o.stderr.contains("simulated apply failure"), "{o:?}");
+    assert!(o.stderr.contains("OpenClaw 2026.9.6 (fake)") && o.stderr.contains("nothing was moved"), "{o:?}");
     no_canary(&o, &[&token]);
     assert_eq!(db_files(&db), before, "the shared store changed");
     let index = std::fs::read_to_string(env.ck().join("index.json")).unwrap();

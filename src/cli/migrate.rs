@@ -36,6 +36,13 @@ pub fn run(
                 );
             }
         }
+        if paths.sqlite_layout(DEFAULT_AGENT) {
+            eprintln!(
+                "note: credentials migrate moved through `openclaw secrets apply` (OpenClaw's SQLite auth stores, \
+                 openclaw.json's models.providers.*.apiKey) are not restored by --undo; their values stay in the vault \
+                 (see docs/custody.md)"
+            );
+        }
         return Ok(exit::OK);
     }
     let agents = if all {

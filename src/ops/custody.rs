@@ -665,7 +665,11 @@ pub fn migrate_surface(
         if let Err(e) = apply::run(&bin, &plan_file, dry) {
             // OpenClaw rolled back (or never wrote): no ref names what was just stored, so it goes again.
             undo_stored(vault, &stored);
-            return Err(e);
+            let found = report.openclaw.as_deref().unwrap_or("an OpenClaw whose --version could not be read");
+            return Err(Error::External(format!(
+                "{e} (with {found} at {}; `secrets apply` needs OpenClaw 2026.7 or later); nothing was moved",
+                bin.display()
+            )));
         }
     }
     // 3. The shared store: OpenClaw's apply writes the ref into the per-agent store and leaves the plaintext in the
