@@ -227,6 +227,14 @@ fn a_corrupt_sqlite_store_is_refused_naming_the_file() {
     assert_eq!(std::fs::read(&db).unwrap(), junk, "the file was changed");
     let (o, _) = audit_json(&env, &[]);
     assert_eq!(o.code, 1);
+    // migrate refuses before it moves anything (the .env key stays where it is).
+    write_private(&env.state.join(".env"), &format!("OPENROUTER_API_KEY={ROUTER}\n"));
+    let before = env.snapshot();
+    let o = env.run(&["migrate"], "");
+    assert_eq!(o.code, 76, "{o:?}");
+    assert!(o.stderr.contains("openclaw.sqlite"), "{o:?}");
+    no_canary(&o, &[ROUTER]);
+    assert_eq!(env.snapshot(), before, "migrate changed files before refusing");
 }
 
 #[test]

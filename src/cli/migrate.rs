@@ -50,6 +50,7 @@ pub fn run(
     } else {
         super::agents_or_all(paths, Some(agent.unwrap_or_else(|| DEFAULT_AGENT.into())))?
     };
+    clawkeep::ops::custody::preflight(paths, &agents)?;
     let report = migrate::migrate(&mut vault, paths, &agents, dry_run)?;
     // OpenClaw's SQLite auth stores and openclaw.json: through `openclaw secrets apply`.
     let surface = clawkeep::ops::custody::migrate_surface(&mut vault, paths, &agents, dry_run)?;

@@ -439,6 +439,17 @@ impl Audit {
     }
 }
 
+/// Before `migrate` changes anything: every OpenClaw SQLite store must read (a locked, corrupt or unknown-schema
+/// store refuses the whole run, so nothing is half done). The JSON files are the file migration's to judge (it
+/// converts legacy shapes the scan does not read).
+pub fn preflight(paths: &Paths, agents: &[String]) -> crate::Result<()> {
+    let sqlite = |p: &Path| p.extension().is_some_and(|e| e == "sqlite");
+    match surface::scan(paths, agents).errors.into_iter().find(|(p, _)| sqlite(p)) {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// What `migrate` did (or would do) with one credential on the SQLite / `openclaw.json` surface.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -501,7 +512,7 @@ pub fn migrate_surface(
     use crate::openclaw::apply;
     let mut report = SurfaceReport::default();
     let scan = surface::scan(paths, agents);
-    if let Some((_, e)) = scan.errors.into_iter().next() {
+    if let Some((_, e)) = scan.errors.into_iter().find(|(p, _)| p.extension().is_some_and(|e| e == "sqlite")) {
         return Err(e);
     }
     let mut cands: Vec<Candidate> = Vec::new();
