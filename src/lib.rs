@@ -1,13 +1,14 @@
 //! clawkeep: a secure credential vault and exec SecretRef provider for OpenClaw gateways.
 //!
 //! Data flows one way: `cli` (in the binary) → [`ops`] → [`vault`] (index, identity, [`vault::store`]) and
-//! [`profiles`] (OpenClaw's files) → [`fs`] (the only module that writes files).
+//! [`openclaw`] (OpenClaw's files, stores and commands) → [`fs`] (the only module that writes files).
 //!
 //! - [`error`]: typed errors, exit codes and user-facing wording.
 //! - [`paths`]: state dir, agent dirs, clawkeep dir.
 //! - [`secret`]: secret values (`secrecy`) and secret ids.
 //! - [`fs`]: permission checks, atomic writes, the vault lock.
-//! - [`profiles`]: `auth-profiles.json`, `auth-state.json`, `.env`.
+//! - [`openclaw`]: everything of OpenClaw's: `auth-profiles.json`, `auth-state.json`, `.env`, `openclaw.json`, its
+//!   SQLite auth stores (read-only), the SecretRef surface, `openclaw wire` and `openclaw secrets` plans.
 //! - [`vault`]: the vault facade, its index, the wrapped identity and the stores.
 //! - [`protocol`]: OpenClaw's exec SecretRef provider protocol v1 and the service's wire protocol.
 //! - [`ops`]: add, remove, list, status, doctor, migrate, resolve, select/report, session pins.
@@ -23,10 +24,10 @@ pub mod audit;
 pub mod error;
 pub mod fs;
 pub mod memory;
+pub mod openclaw;
 pub mod ops;
 pub mod paths;
 pub mod probe;
-pub mod profiles;
 pub mod protocol;
 pub mod secret;
 pub mod service;
@@ -34,6 +35,11 @@ pub mod transfer;
 pub mod vault;
 
 pub use error::{Error, Result};
+
+/// The former name of [`openclaw`]'s file readers, kept so code written against it still builds.
+pub mod profiles {
+    pub use crate::openclaw::*;
+}
 
 /// The provider alias clawkeep registers in OpenClaw (`secrets.providers.clawkeep`).
 pub const PROVIDER_ALIAS: &str = "clawkeep";

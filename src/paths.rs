@@ -78,13 +78,17 @@ impl Paths {
     }
     /// OpenClaw's SQLite store for an agent (2026.9 and later).
     pub fn agent_sqlite(&self, agent: &str) -> PathBuf {
-        self.agent_dir(agent).join("openclaw-agent.sqlite")
+        crate::openclaw::sqlite::agent_path(&self.agent_dir(agent))
+    }
+    /// OpenClaw's shared SQLite store (2026.9 and later).
+    pub fn shared_sqlite(&self) -> PathBuf {
+        crate::openclaw::sqlite::shared_path(&self.state_dir)
     }
 
     /// Whether OpenClaw 2026.9+ keeps this agent's profiles in SQLite (then `auth-profiles.json` must be imported
     /// with `openclaw doctor --fix`, and until then OpenClaw refuses the affected providers).
     pub fn sqlite_layout(&self, agent: &str) -> bool {
-        self.state_dir.join("state").join("openclaw.sqlite").exists() || self.agent_sqlite(agent).exists()
+        crate::openclaw::sqlite::layout(&self.state_dir, &self.agent_dir(agent))
     }
 
     /// Agent ids that have a directory under `<state>/agents`, sorted.

@@ -81,6 +81,6 @@ fn canary_never_leaks_through_the_whole_flow() {
 fn secrets_do_not_appear_in_debug_output_of_library_types() {
     let s = clawkeep::secret::normalize(CANARY_KEY).unwrap();
     assert!(!format!("{s:?}").contains("CANARY"));
-    let e = clawkeep::ops::profile::check_secret("anthropic", clawkeep::profiles::CredType::Token, &s).unwrap_err();
+    let e = clawkeep::ops::profile::check_secret("anthropic", clawkeep::openclaw::CredType::Token, &s).unwrap_err();
     assert!(!format!("{e:?} {e}").contains("CANARY"));
 }

@@ -253,9 +253,9 @@ mod model {
     use std::path::{Path, PathBuf};
 
     use clawkeep::fs::fault;
+    use clawkeep::openclaw::CredType;
     use clawkeep::ops::{doctor, migrate, profile};
     use clawkeep::paths::Paths;
-    use clawkeep::profiles::CredType;
     use clawkeep::secret::{ExposeSecret, SecretId, SecretString};
     use clawkeep::vault::store::FileStore;
     use clawkeep::vault::{Backend, SecretStore, SharedIdentity, Vault, identity::WrappedIdentity};
@@ -527,7 +527,7 @@ mod model {
             {
                 // Every assignment counts (a value is on disk until its line is gone), not only the one that wins.
                 for line in text.lines() {
-                    for (name, value) in clawkeep::profiles::dotenv::parse(line) {
+                    for (name, value) in clawkeep::openclaw::dotenv::parse(line) {
                         if name == PIDS[pid].2 {
                             out.push(value.to_string());
                         }

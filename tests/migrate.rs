@@ -194,7 +194,7 @@ fn a_flat_map_with_only_oauth_is_still_converted() {
 #[test]
 fn dotenv_reading_matches_dotenv_17() {
     use base64::Engine;
-    use clawkeep::profiles::dotenv;
+    use clawkeep::openclaw::dotenv;
     let dir = std::env::var_os("CLAWKEEP_DOTENV_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dotenv-cache"));

@@ -185,17 +185,67 @@ pub fn used_json(l: &clawkeep::audit::log::Line) -> serde_json::Value {
     serde_json::json!({"time": l.time, "op": l.op, "via": l.via, "by": l.who})
 }
 
-/// `clawkeep audit`: the last use of each profile and whether the chain holds.
-pub fn summary(paths: &Paths, json: bool) -> Result<i32> {
+/// `clawkeep audit`: every credential OpenClaw holds and the findings, then the access log's last use of each
+/// profile and whether its chain holds. The exit code: with `--check` the inventory's (0 clean, 1 findings, 2
+/// unresolved refs), else 0; 1 when the access log is broken.
+pub fn inventory(paths: &Paths, agent: Option<String>, json: bool, check: bool, residue: bool) -> Result<i32> {
+    let agents = super::agents_or_all(paths, agent)?;
+    let vault = super::open_optional(paths)?;
+    if residue && let Some(v) = &vault {
+        v.unlock()?;
+    }
+    let inv = clawkeep::ops::custody::run(paths, &agents, vault.as_ref(), residue);
+    let code = if check { inv.check_code() } else { exit::OK };
+    if !json {
+        print_inventory(&inv.to_json());
+    }
+    let log_code = summary(paths, json.then(|| inv.to_json()))?;
+    Ok(if code == exit::OK { log_code } else { code })
+}
+
+fn print_inventory(doc: &serde_json::Value) {
+    let empty = Vec::new();
+    let creds = doc["credentials"].as_array().unwrap_or(&empty);
+    println!("{} credential location(s); status: {}", creds.len(), doc["status"].as_str().unwrap_or("?"));
+    for c in creds {
+        let s = |k: &str| c[k].as_str().unwrap_or("-").to_string();
+        let fp = c["fingerprint"].as_str().map(|f| format!("  fp {}", &f[..f.len().min(16)])).unwrap_or_default();
+        let at = match c["row"].as_str() {
+            Some(r) => format!("{} {r}:{}", s("file"), s("jsonPath")),
+            None => format!("{} {}", s("file"), s("jsonPath")),
+        };
+        println!("  {:<10} {:<8} {:<12} {:<14} {at}{fp}", s("valueIn"), s("kind"), s("provider"), s("store"));
+    }
+    for f in doc["findings"].as_array().unwrap_or(&empty) {
+        let s = |k: &str| f[k].as_str().unwrap_or("").to_string();
+        let at = if s("jsonPath").is_empty() { s("file") } else { format!("{} {}", s("file"), s("jsonPath")) };
+        println!("[{}] {}: {at}: {}", s("severity"), s("code"), s("message"));
+        if !s("fix").is_empty() {
+            println!("        fix: {}", s("fix"));
+        }
+    }
+    for sk in doc["skipped"].as_array().unwrap_or(&empty) {
+        println!("[skipped] {}", sk.as_str().unwrap_or(""));
+    }
+}
+
+/// The access log's part of `clawkeep audit`: the last use of each profile and whether the chain holds. With
+/// `inventory` (JSON output), one document holding both.
+fn summary(paths: &Paths, inventory: Option<serde_json::Value>) -> Result<i32> {
     let last = last_used(paths, false)?;
     let v = verify(&clawkeep::audit::files(&paths.clawkeep_dir), |_| {})?;
-    if json {
+    if let Some(mut doc) = inventory {
         let rows: Vec<_> = last
             .iter()
             .map(|((a, p), l)| serde_json::json!({"agent": a, "profile": p, "lastUsed": used_json(&l.line)}))
             .collect();
-        output::json(&serde_json::json!({"intact": v.broken.is_none(), "lines": v.lines, "profiles": rows,
-            "broken": v.broken.as_ref().map(|b| b.to_string())}));
+        if let Some(o) = doc.as_object_mut() {
+            o.insert("intact".into(), v.broken.is_none().into());
+            o.insert("lines".into(), v.lines.into());
+            o.insert("profiles".into(), rows.into());
+            o.insert("broken".into(), v.broken.as_ref().map(|b| b.to_string()).into());
+        }
+        output::json(&doc);
     } else {
         for ((a, p), l) in &last {
             println!(

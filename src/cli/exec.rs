@@ -3,10 +3,10 @@
 
 use std::os::unix::process::CommandExt;
 
+use clawkeep::openclaw::dotenv::{env_for_provider, valid_env_name};
 use clawkeep::ops::profile::list;
 use clawkeep::ops::select::Want;
 use clawkeep::paths::Paths;
-use clawkeep::profiles::dotenv::{env_for_provider, valid_env_name};
 use clawkeep::protocol::wire::{Request, WireError};
 use clawkeep::secret::{ExposeSecret, SecretId, SecretString};
 use clawkeep::{Error, Result};

@@ -36,6 +36,13 @@ pub fn run(
                 );
             }
         }
+        if paths.sqlite_layout(DEFAULT_AGENT) {
+            eprintln!(
+                "note: credentials migrate moved through `openclaw secrets apply` (OpenClaw's SQLite auth stores, \
+                 openclaw.json's models.providers.*.apiKey) are not restored by --undo; their values stay in the vault \
+                 (see docs/custody.md)"
+            );
+        }
         return Ok(exit::OK);
     }
     let agents = if all {
@@ -43,12 +50,39 @@ pub fn run(
     } else {
         super::agents_or_all(paths, Some(agent.unwrap_or_else(|| DEFAULT_AGENT.into())))?
     };
+    clawkeep::ops::custody::preflight(paths, &agents)?;
     let report = migrate::migrate(&mut vault, paths, &agents, dry_run)?;
+    // OpenClaw's SQLite auth stores and openclaw.json: through `openclaw secrets apply`.
+    let surface = clawkeep::ops::custody::migrate_surface(&mut vault, paths, &agents, dry_run)?;
     if json {
-        output::json(&report);
+        let mut v = serde_json::to_value(&report).map_err(|e| clawkeep::Error::Internal(e.to_string()))?;
+        v["openclawApply"] = serde_json::to_value(&surface).map_err(|e| clawkeep::Error::Internal(e.to_string()))?;
+        output::json(&v);
         return Ok(exit::OK);
     }
-    if report.items.is_empty() {
+    for i in &surface.items {
+        println!(
+            "{:<12} {} {} -> exec:clawkeep/{}{}",
+            i.action,
+            i.file.display(),
+            i.json_path,
+            i.id,
+            i.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default()
+        );
+    }
+    if dry_run && let Some(plan) = &surface.plan {
+        println!(
+            "# plan for `openclaw secrets apply --from <plan> --allow-exec` (refs only):\n{}",
+            serde_json::to_string_pretty(plan).unwrap_or_default()
+        );
+    }
+    for p in &surface.backups_removed {
+        println!("removed {} (OpenClaw's plaintext copy of the old config; kept encrypted in the vault)", p.display());
+    }
+    for p in &surface.shared_store_cleared {
+        println!("cleared the plaintext of {p} that OpenClaw's apply left in its shared store (state/openclaw.sqlite)");
+    }
+    if report.items.is_empty() && surface.items.is_empty() {
         println!("nothing to migrate: no plaintext credentials found for {}", agents.join(", "));
         return Ok(exit::OK);
     }

@@ -22,9 +22,9 @@ use clap::{Args, Parser, Subcommand};
 
 use clawkeep::Result;
 use clawkeep::error::exit;
+use clawkeep::openclaw::CredType;
 use clawkeep::ops::init::BackendChoice;
 use clawkeep::paths::{DEFAULT_AGENT, Paths};
-use clawkeep::profiles::CredType;
 use clawkeep::vault::Vault;
 
 /// clawkeep — a secure credential vault for OpenClaw gateways.
@@ -161,13 +161,27 @@ enum Command {
     },
     /// Share the file store over git: commit, pull (rebase), merge clawkeep's own conflicts, push; write references.
     Sync(sync::SyncArgs),
-    /// The access log: last use of each profile, by whom; `audit log` shows and verifies it.
+    /// Every credential OpenClaw holds (where, what kind, plaintext or ref, keyed fingerprint) with findings, then
+    /// the access log's last use of each profile; `audit log` shows and verifies the log.
     Audit {
         #[command(subcommand)]
         command: Option<AuditCommand>,
         /// JSON output.
         #[arg(long)]
         json: bool,
+        /// Exit 0 clean, 1 findings (or a part skipped), 2 unresolved refs.
+        #[arg(long)]
+        check: bool,
+        /// Only this agent's stores (default: every agent).
+        #[arg(long, conflicts_with = "all_agents")]
+        agent: Option<String>,
+        /// Every agent under <state>/agents (the default).
+        #[arg(long)]
+        all_agents: bool,
+        /// Also search every file under the state dir for the values clawkeep holds (reads the vault's secrets, so
+        /// it may ask for the passphrase).
+        #[arg(long)]
+        residue: bool,
     },
 }
 
@@ -468,7 +482,9 @@ fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
             let agent = a.agent_id();
             audit::change(&paths, "import", agent.as_deref(), None, || transfer::import(&paths, a))
         }
-        Command::Audit { command: None, json } => audit::summary(&paths, json),
+        Command::Audit { command: None, json, check, agent, all_agents: _, residue } => {
+            audit::inventory(&paths, agent, json, check, residue)
+        }
         Command::Audit { command: Some(AuditCommand::Log(a)), .. } => audit::log(&paths, a),
         Command::Recipients { command } => match command.change() {
             Some(op) => audit::change(&paths, op, None, None, || sync::recipients(&paths, command)),

@@ -2,12 +2,12 @@
 //! `/model <alias-or-id>@<profileId>` (the service's `select` honours the pin).
 
 use clawkeep::error::exit;
+use clawkeep::openclaw::OpenClawConfig;
 use clawkeep::ops::profile::list;
 use clawkeep::ops::select::plan;
 use clawkeep::ops::session::{Pin, pin_of, set_pin};
 use clawkeep::ops::status::{Health, health_of};
 use clawkeep::paths::Paths;
-use clawkeep::profiles::OpenClawConfig;
 use clawkeep::vault::now_ms;
 use clawkeep::{Error, Result};
 

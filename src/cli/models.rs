@@ -3,10 +3,10 @@
 use std::process::Command;
 
 use clawkeep::error::exit;
+use clawkeep::openclaw::{AuthState, CredType};
 use clawkeep::ops::profile::{self, NewCredential};
 use clawkeep::ops::status::{self, parse_duration_ms};
 use clawkeep::paths::Paths;
-use clawkeep::profiles::{AuthState, CredType};
 use clawkeep::secret::SecretString;
 use clawkeep::vault::now_ms;
 use clawkeep::{Error, Result};
@@ -110,7 +110,11 @@ pub fn list(paths: &Paths, agent: &str, provider: Option<&str>, json: bool) -> R
         rows.into_iter()
             .map(|r| {
                 vec![
-                    if r.in_auth_profiles { r.profile_id } else { format!("{} (index only)", r.profile_id) },
+                    match (&r.openclaw_store, r.in_auth_profiles) {
+                        (_, true) => r.profile_id,
+                        (Some(st), false) => format!("{} (OpenClaw {st})", r.profile_id),
+                        (None, false) => format!("{} (index only)", r.profile_id),
+                    },
                     r.provider,
                     r.cred_type,
                     r.store,

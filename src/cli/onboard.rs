@@ -4,11 +4,11 @@ use clap::Args;
 use dialoguer::{Confirm, Select};
 
 use clawkeep::error::exit;
+use clawkeep::openclaw::CredType;
 use clawkeep::ops::init::{BackendChoice, resolve};
 use clawkeep::ops::migrate;
 use clawkeep::ops::profile::{self, NewCredential};
 use clawkeep::paths::Paths;
-use clawkeep::profiles::CredType;
 use clawkeep::vault::{Backend, Vault};
 use clawkeep::{Error, Result};
 

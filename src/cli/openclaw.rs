@@ -35,7 +35,7 @@ pub fn wire(paths: &Paths, a: WireArgs) -> Result<i32> {
         Some(b) => b,
         None => std::env::current_exe().map_err(|e| Error::io("<current executable>", "locating", e))?,
     };
-    let w = clawkeep::ops::wire::wire(&config, &binary, &a.pass_env, a.dry_run)?;
+    let w = clawkeep::openclaw::wire::wire(&config, &binary, &a.pass_env, a.dry_run)?;
     if a.dry_run {
         // Only clawkeep's entry: the rest of the file may hold plaintext keys.
         let entry = serde_json::to_string_pretty(&w.entry).map_err(|e| Error::Internal(e.to_string()))?;

@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use clawkeep::error::exit;
+use clawkeep::openclaw::OpenClawConfig;
 use clawkeep::ops::profile;
 use clawkeep::paths::Paths;
 use clawkeep::probe::{self, Class};
-use clawkeep::profiles::OpenClawConfig;
 use clawkeep::protocol::wire::Request;
 use clawkeep::secret::{SecretId, SecretString};
 use clawkeep::{Error, Result};

@@ -8,10 +8,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::openclaw::AuthProfiles;
+use crate::openclaw::auth_profiles::{plaintext_fields, profile_provider, profile_ref, profile_type};
+use crate::openclaw::dotenv;
 use crate::paths::Paths;
-use crate::profiles::AuthProfiles;
-use crate::profiles::auth_profiles::{plaintext_fields, profile_provider, profile_ref, profile_type};
-use crate::profiles::dotenv;
 use crate::secret::SecretId;
 use crate::vault::{EntryKind, Index, IndexEntry, Vault, VaultFiles};
 
@@ -256,7 +256,7 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
                     );
                 }
             }
-            if let Some(exp) = crate::profiles::auth_profiles::profile_expires(p) {
+            if let Some(exp) = crate::openclaw::auth_profiles::profile_expires(p) {
                 match super::status::health_of(Some(exp), now) {
                     super::status::Health::Expired => r.add(
                         "EXPIRED",
@@ -326,8 +326,8 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
                 "SQLITE_REFS_UNCHECKED",
                 Severity::Info,
                 Some(&paths.agent_dir(a)),
-                "OpenClaw keeps this agent's references in its SQLite store, which doctor does not read: stored secrets it does not refer to are not reported".into(),
-                Some("openclaw models status (shows the references OpenClaw uses)".into()),
+                "OpenClaw keeps this agent's references in its SQLite store: doctor checks it for plaintext, not for stored secrets nothing refers to".into(),
+                Some("clawkeep audit (reports them as ORPHAN_SECRET)".into()),
             );
         }
         if let Some(v) = &vault
@@ -423,13 +423,13 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
     }
     // A backup clawkeep wrote before it left literal keys out of them may still hold one.
     let bak =
-        crate::profiles::OpenClawConfig { path: paths.openclaw_config(), doc: Default::default(), original: None }
+        crate::openclaw::OpenClawConfig { path: paths.openclaw_config(), doc: Default::default(), original: None }
             .backup_path();
     if let Ok(Some(bytes)) = crate::fs::read_optional(&bak)
         && let Ok(text) = std::str::from_utf8(&bytes)
         && let Ok(cfg) = json5::from_str::<Value>(text)
     {
-        for (field, _) in crate::profiles::openclaw_config::literal_keys(&cfg) {
+        for (field, _) in crate::openclaw::openclaw_config::literal_keys(&cfg) {
             r.add(
                 "BACKUP_PLAINTEXT",
                 Severity::Error,
@@ -443,7 +443,7 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
         }
     }
     let config = match crate::fs::read_optional(&paths.openclaw_config()) {
-        Ok(Some(bytes)) => crate::profiles::openclaw_config::parse(&paths.openclaw_config(), &bytes)
+        Ok(Some(bytes)) => crate::openclaw::openclaw_config::parse(&paths.openclaw_config(), &bytes)
             .inspect_err(|e| {
                 r.add("CONFIG_UNREADABLE", Severity::Error, Some(&paths.openclaw_config()), e.to_string(), None)
             })
@@ -465,7 +465,61 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
             }
         }
     }
+    check_surface(&mut r, paths, agents);
     r
+}
+
+/// OpenClaw's SQLite auth stores and the rest of `openclaw.json`'s SecretRef surface: plaintext there is an error
+/// (`.env`, `auth-profiles.json` and `models.providers.*.apiKey` are checked above), and a store that cannot be read
+/// is one too, since what it holds is then unknown.
+fn check_surface(r: &mut Report, paths: &Paths, agents: &[String]) {
+    use crate::openclaw::surface::Held;
+    let scan = crate::openclaw::surface::scan(paths, agents);
+    for (file, e) in &scan.errors {
+        if file.file_name().is_some_and(|n| n == "auth-profiles.json" || n == "openclaw.json" || n == ".env") {
+            continue; // reported by the checks above
+        }
+        r.add(
+            "STORE_UNREADABLE",
+            Severity::Error,
+            Some(file),
+            format!("OpenClaw's store could not be read, so the credentials in it are unchecked: {e}"),
+            e.hint(),
+        );
+    }
+    for l in &scan.locations {
+        let sqlite = l.store == "shared-sqlite" || l.store == "agent-sqlite";
+        let config_other = l.store == "openclaw.json"
+            && !(l.json_path.starts_with("models.providers.")
+                && l.json_path.ends_with(".apiKey")
+                && l.json_path.matches('.').count() == 3);
+        match &l.held {
+            Held::Plaintext(_) if sqlite || config_other => {
+                let place = match &l.row {
+                    Some(row) => format!("{row} {}", l.json_path),
+                    None => l.json_path.clone(),
+                };
+                r.add(
+                    "PLAINTEXT_FOUND",
+                    Severity::Error,
+                    Some(&l.file),
+                    format!("{place} holds a plaintext credential"),
+                    Some("clawkeep migrate (or see `clawkeep audit`)".into()),
+                );
+            }
+            Held::OAuth if sqlite => r.add(
+                "OAUTH_PLAINTEXT",
+                Severity::Info,
+                Some(&l.file),
+                format!(
+                    "OAuth profile `{}` keeps its tokens in plaintext (OpenClaw cannot use references for OAuth)",
+                    l.profile_id.as_deref().unwrap_or("?")
+                ),
+                None,
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// Keychain-specific checks. REF_UNINDEXED: a reference whose secret the store holds but the index does not list
@@ -536,7 +590,7 @@ fn reindex(
             profile_id: Some(pid.into()),
             provider: profile_provider(p).map(String::from),
             cred_type: profile_type(p).map(String::from),
-            expires: crate::profiles::auth_profiles::profile_expires(p),
+            expires: crate::openclaw::auth_profiles::profile_expires(p),
             email: p.get("email").and_then(Value::as_str).map(String::from),
             created: now,
             updated: now,
@@ -658,7 +712,7 @@ fn check_perms(r: &mut Report, path: &Path, dir: bool, fix: bool, ours: bool) {
 /// Index entry for a secret found only as a store file (its metadata recovered from its id).
 fn listed_entry(id: &SecretId, backend: crate::vault::Backend, now: i64) -> IndexEntry {
     let s = id.as_str();
-    let kind = if s.starts_with(super::migrate::BACKUP_PREFIX) { EntryKind::Backup } else { EntryKind::Profile };
+    let kind = if s.starts_with("backup#") { EntryKind::Backup } else { EntryKind::Profile };
     let (agent, pid) = match kind {
         EntryKind::Profile => id.profile_parts().map_or((None, None), |(a, p)| (Some(a), Some(p))),
         EntryKind::Backup => (None, None),
@@ -730,7 +784,7 @@ fn rebuild_index(paths: &Paths, agents: &[String]) -> crate::Result<usize> {
                         Some(pid.clone()),
                         profile_provider(p).map(String::from),
                         profile_type(p).map(String::from),
-                        crate::profiles::auth_profiles::profile_expires(p),
+                        crate::openclaw::auth_profiles::profile_expires(p),
                         EntryKind::Profile,
                     ),
                 );

@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
+use crate::openclaw::auth_profiles::{is_flat_legacy, profile_expires, profile_provider, profile_ref, profile_type};
+use crate::openclaw::{AuthProfiles, CredType, dotenv};
 use crate::paths::{DEFAULT_AGENT, Paths};
-use crate::profiles::auth_profiles::{is_flat_legacy, profile_expires, profile_provider, profile_ref, profile_type};
-use crate::profiles::{AuthProfiles, CredType, dotenv};
 use crate::secret::{ExposeSecret, SecretId, SecretString};
 use crate::vault::{EntryKind, IndexEntry, Vault, now_ms};
 
@@ -247,7 +247,7 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
     let _lock = vault.lock()?;
     let mut _oc = Vec::new();
     for agent in agents {
-        _oc.extend(crate::profiles::lock_openclaw_files(paths, agent)?);
+        _oc.extend(crate::openclaw::lock_openclaw_files(paths, agent)?);
     }
     let Plan { mut report, moves, mut rewrites, .. } =
         plan(vault, paths, agents, if dry_run { Compare::Skip } else { Compare::Read })?;
@@ -390,7 +390,7 @@ fn plan(vault: &Vault, paths: &Paths, agents: &[String], compare: Compare) -> Re
     for agent in agents {
         let ap_path = paths.auth_profiles(agent);
         // A flat legacy map in place of auth-profiles.json becomes version 1.
-        let (mut ap, original, flat) = match crate::profiles::read_object(&ap_path)? {
+        let (mut ap, original, flat) = match crate::openclaw::read_object(&ap_path)? {
             Some((m, bytes)) if is_flat_legacy(&m) => {
                 let ap = AuthProfiles { path: ap_path.clone(), doc: convert_flat(m), original: None };
                 (ap, Some(Zeroizing::new(bytes)), true)
@@ -410,7 +410,7 @@ fn plan(vault: &Vault, paths: &Paths, agents: &[String], compare: Compare) -> Re
         let mut legacy_rest: Option<Map<String, Value>> = None;
         let mut legacy_moved = false;
         if legacy_original.is_some() {
-            let (m, _) = crate::profiles::read_object(&legacy_path)?.expect("read above");
+            let (m, _) = crate::openclaw::read_object(&legacy_path)?.expect("read above");
             let mut rest = Map::new();
             for (provider, v) in m {
                 let Some(p) = v.as_object() else {
@@ -499,7 +499,7 @@ fn plan(vault: &Vault, paths: &Paths, agents: &[String], compare: Compare) -> Re
             let provider = profile_provider(&p).unwrap_or_default().to_string();
             let ptype = profile_type(&p).unwrap_or_default().to_string();
             if ptype == "oauth" || p.contains_key("access") {
-                if !crate::profiles::auth_profiles::plaintext_fields(&p).is_empty() {
+                if !crate::openclaw::auth_profiles::plaintext_fields(&p).is_empty() {
                     report.items.push(Item {
                         agent: agent.clone(),
                         profile_id: pid.clone(),

@@ -3,10 +3,10 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::openclaw::OpenClawConfig;
+use crate::openclaw::auth_profiles::{profile_provider, profile_ref, profile_type};
+use crate::openclaw::{AuthProfiles, AuthState, CredType};
 use crate::paths::Paths;
-use crate::profiles::OpenClawConfig;
-use crate::profiles::auth_profiles::{profile_provider, profile_ref, profile_type};
-use crate::profiles::{AuthProfiles, AuthState, CredType};
 use crate::secret::{ExposeSecret, SecretId, SecretString};
 use crate::vault::{EntryKind, IndexEntry, Vault};
 
@@ -142,7 +142,7 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
     crate::fs::ensure_private_dir(&paths.state_dir)?;
     crate::fs::ensure_private_dir(&paths.agent_dir(&c.agent))?;
     let _lock = vault.lock()?;
-    let _oc = crate::profiles::lock_openclaw_files(paths, &c.agent)?;
+    let _oc = crate::openclaw::lock_openclaw_files(paths, &c.agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(&c.agent))?;
     // openclaw.json is read (and a broken one refused) before anything is written.
     let mut config = OpenClawConfig::load_existing(&paths.openclaw_config())?;
@@ -222,7 +222,7 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
 /// Remove a profile: its secret, its reference and its order/state entries together.
 pub fn remove(vault: &mut Vault, paths: &Paths, agent: &str, profile_id: &str) -> Result<()> {
     let _lock = vault.lock()?;
-    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
+    let _oc = crate::openclaw::lock_openclaw_files(paths, agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     // Every file is read (and a broken one refused) before anything is removed.
@@ -307,8 +307,12 @@ pub struct ListedProfile {
     /// Email.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// Whether `auth-profiles.json` has it (false: known only from clawkeep's index).
+    /// Whether `auth-profiles.json` has it (false: known only from OpenClaw's SQLite store or clawkeep's index).
     pub in_auth_profiles: bool,
+    /// OpenClaw's SQLite store it was read from (`agent-sqlite`, `shared-sqlite`) when `auth-profiles.json` does not
+    /// have it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openclaw_store: Option<String>,
 }
 
 /// Every profile of an agent: those in `auth-profiles.json` and those only in clawkeep's index.
@@ -318,7 +322,7 @@ pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<
     let mut out = Vec::new();
     for (pid, p) in file.profiles() {
         let r = profile_ref(p);
-        let plaintext = !crate::profiles::auth_profiles::plaintext_fields(p).is_empty();
+        let plaintext = !crate::openclaw::auth_profiles::plaintext_fields(p).is_empty();
         let store = match &r {
             Some(r) if r.is_clawkeep() => format!("clawkeep:{backend}"),
             Some(r) => format!("{}:{}", r.source, r.provider),
@@ -332,15 +336,49 @@ pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<
             cred_type: profile_type(p).unwrap_or("unknown").into(),
             store,
             secret_id: r.filter(|r| r.is_clawkeep()).map(|r| r.id),
-            expires: crate::profiles::auth_profiles::profile_expires(p),
+            expires: crate::openclaw::auth_profiles::profile_expires(p),
             email: p.get("email").and_then(|v| v.as_str()).map(String::from),
             in_auth_profiles: true,
+            openclaw_store: None,
         });
+    }
+    // OpenClaw 2026.7+/2026.9+ keep profiles in SQLite (per agent, then the shared store). A store that cannot be
+    // read is left out here; `doctor` and `audit` report it.
+    use crate::openclaw::sqlite::{self, StoreKind};
+    for (kind, db) in [
+        (StoreKind::Agent, sqlite::agent_path(&paths.agent_dir(agent))),
+        (StoreKind::Shared, sqlite::shared_path(&paths.state_dir)),
+    ] {
+        let Ok(Some(st)) = sqlite::read(kind, &db) else { continue };
+        for (pid, p) in st.profiles() {
+            if out.iter().any(|o| o.profile_id == *pid) {
+                continue;
+            }
+            let r = profile_ref(p);
+            let plaintext = !crate::openclaw::auth_profiles::plaintext_fields(p).is_empty();
+            out.push(ListedProfile {
+                agent: agent.into(),
+                profile_id: pid.clone(),
+                provider: profile_provider(p).unwrap_or_default().into(),
+                cred_type: profile_type(p).unwrap_or("unknown").into(),
+                store: match &r {
+                    Some(r) if r.is_clawkeep() => format!("clawkeep:{backend}"),
+                    Some(r) => format!("{}:{}", r.source, r.provider),
+                    None if plaintext => "plaintext".into(),
+                    None => "none".into(),
+                },
+                secret_id: r.filter(|r| r.is_clawkeep()).map(|r| r.id),
+                expires: crate::openclaw::auth_profiles::profile_expires(p),
+                email: p.get("email").and_then(|v| v.as_str()).map(String::from),
+                in_auth_profiles: false,
+                openclaw_store: Some(kind.as_str().into()),
+            });
+        }
     }
     if let Some(v) = vault {
         for (sid, e) in v.index.profiles_of(agent) {
             let pid = e.profile_id.clone().unwrap_or_default();
-            if file.get(&pid).is_some() {
+            if out.iter().any(|o| o.profile_id == pid) {
                 continue;
             }
             out.push(ListedProfile {
@@ -353,6 +391,7 @@ pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<
                 expires: e.expires,
                 email: e.email.clone(),
                 in_auth_profiles: false,
+                openclaw_store: None,
             });
         }
     }
@@ -373,7 +412,7 @@ pub fn sync(vault: &mut Vault, paths: &Paths, agent: &str) -> Result<Synced> {
 /// encrypted to it).
 pub fn sync_where(vault: &mut Vault, paths: &Paths, agent: &str, keep: &dyn Fn(&IndexEntry) -> bool) -> Result<Synced> {
     let _lock = vault.lock()?;
-    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
+    let _oc = crate::openclaw::lock_openclaw_files(paths, agent)?;
     let mut file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     let mut written = Vec::new();
     let mut skipped = Vec::new();
@@ -421,7 +460,7 @@ pub fn set_order(
         Some(v) => Some(v.lock()?),
         None => None,
     };
-    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
+    let _oc = crate::openclaw::lock_openclaw_files(paths, agent)?;
     let file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     if ids.is_empty() {
         return Err(Error::InvalidInput(
@@ -457,7 +496,7 @@ pub fn clear_order(vault: Option<&mut Vault>, paths: &Paths, agent: &str, provid
         Some(v) => Some(v.lock()?),
         None => None,
     };
-    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
+    let _oc = crate::openclaw::lock_openclaw_files(paths, agent)?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     let had = state.clear_order(provider);
     if had {

@@ -14,9 +14,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
+use crate::openclaw::{AuthState, OpenClawConfig};
 use crate::ops::profile::{ListedProfile, list};
 use crate::paths::Paths;
-use crate::profiles::{AuthState, OpenClawConfig};
 use crate::protocol::wire::{Candidate, Usage};
 use crate::secret::{SecretId, SecretString};
 use crate::vault::{Vault, now_ms};
@@ -218,7 +218,7 @@ pub fn select_with(
     let Want { agent, provider, .. } = want;
     let now = now_ms();
     crate::fs::ensure_private_dir(&paths.agent_dir(agent))?;
-    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
+    let _oc = crate::openclaw::lock_openclaw_files(paths, agent)?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     let cleared = state.clear_expired(now);
     let plan = plan_with(vault, paths, &state, want, now)?;
@@ -257,7 +257,7 @@ pub fn report(vault: &Vault, paths: &Paths, agent: &str, profile: &str, reason: 
     }
     let now = now_ms();
     crate::fs::ensure_private_dir(&paths.agent_dir(agent))?;
-    let _oc = crate::profiles::lock_openclaw_files(paths, agent)?;
+    let _oc = crate::openclaw::lock_openclaw_files(paths, agent)?;
     let mut state = AuthState::load(&paths.auth_state(agent))?;
     state.clear_expired(now);
     let mut stats = state.usage(profile);
@@ -308,6 +308,7 @@ mod tests {
             expires: None,
             email: None,
             in_auth_profiles: true,
+            openclaw_store: None,
         }
     }
 

@@ -280,7 +280,7 @@ fn store(state: &State, req: Request, peer: &Peer) -> Result<Response> {
         .get(id.as_str())
         .cloned()
         .ok_or_else(|| Error::UnknownProfile { agent: agent.clone(), profile: profile.clone() })?;
-    if let (Some(p), Some(t)) = (&entry.provider, entry.cred_type.as_deref().and_then(crate::profiles::CredType::parse))
+    if let (Some(p), Some(t)) = (&entry.provider, entry.cred_type.as_deref().and_then(crate::openclaw::CredType::parse))
     {
         crate::ops::profile::check_secret(p, t, &secret)?;
     }

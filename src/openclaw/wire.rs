@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::profiles::OpenClawConfig;
+use crate::openclaw::OpenClawConfig;
 
 /// Environment variables `clawkeep resolve` may need to find its socket, its dir and the keychain.
 pub const PASS_ENV: &[&str] =
@@ -72,7 +72,7 @@ pub fn wire(config_path: &Path, command: &Path, extra_env: &[String], dry_run: b
         .ok_or_else(|| Error::InvalidInput(format!("{}: the binary path is not valid UTF-8", command.display())))?;
     let mut pass_env: Vec<String> = PASS_ENV.iter().map(|s| s.to_string()).collect();
     for e in extra_env {
-        if !crate::profiles::dotenv::valid_env_name(e) {
+        if !crate::openclaw::dotenv::valid_env_name(e) {
             return Err(Error::InvalidInput(format!("--pass-env: invalid variable name `{e}`")));
         }
         if !pass_env.contains(e) {

@@ -170,18 +170,20 @@ fn json5_error(path: &Path, e: &json5::Error) -> Error {
 /// What a backup holds in place of a literal key.
 pub const REDACTED: &str = "<literal key left out of this backup by clawkeep; it is still in openclaw.json>";
 
-/// Literal (plaintext) keys of an `openclaw.json` document: `models.providers.<name>.apiKey` strings that are
-/// not `${ENV}` templates. Returns (json path, value).
+/// Literal (plaintext) keys of an `openclaw.json` document: string values on the SecretRef surface (OpenClaw's
+/// matrix when found, else clawkeep's built-in subset, always with `models.providers.*.apiKey`) that are not
+/// `${ENV}` templates. Returns (json path, value).
 pub fn literal_keys(doc: &Value) -> Vec<(String, String)> {
-    let Some(providers) = doc.pointer("/models/providers").and_then(Value::as_object) else { return Vec::new() };
-    providers
-        .iter()
-        .filter_map(|(name, p)| {
-            let k = p.get("apiKey")?.as_str()?;
-            (!k.is_empty() && !k.starts_with("${") && k != REDACTED)
-                .then(|| (format!("models.providers.{name}.apiKey"), k.to_string()))
-        })
-        .collect()
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pattern in super::surface::config_patterns() {
+        for (path, v) in super::surface::expand(doc, &pattern) {
+            let Some(k) = v.as_str() else { continue };
+            if !k.is_empty() && !k.starts_with("${") && k != REDACTED && !out.iter().any(|(p, _)| *p == path) {
+                out.push((path, k.to_string()));
+            }
+        }
+    }
+    out
 }
 
 /// The original bytes of `openclaw.json` with every literal key replaced by [`REDACTED`], so no backup clawkeep
@@ -209,13 +211,11 @@ fn redacted(original: &[u8]) -> Result<Vec<u8>> {
         }
     }
     let mut doc = doc;
-    if let Some(providers) = doc.pointer_mut("/models/providers").and_then(Value::as_object_mut) {
-        for p in providers.values_mut() {
-            if let Some(k) = p.get_mut("apiKey")
-                && k.as_str().is_some_and(|s| !s.is_empty() && !s.starts_with("${"))
-            {
-                *k = json!(REDACTED);
-            }
+    for (path, _) in &keys {
+        let pointer: String =
+            path.split('.').map(|seg| format!("/{}", seg.replace('~', "~0").replace('/', "~1"))).collect();
+        if let Some(v) = doc.pointer_mut(&pointer).filter(|v| v.is_string()) {
+            *v = json!(REDACTED);
         }
     }
     let mut bytes = serde_json::to_vec_pretty(&doc).map_err(|e| Error::Internal(e.to_string()))?;

@@ -1,10 +1,19 @@
-//! OpenClaw's files: `auth-profiles.json` and `auth-state.json` (round-tripping every field clawkeep does not
-//! own), and the legacy plaintext forms `migrate` reads (`auth.json`, flat maps, `.env`).
+//! Everything of OpenClaw's, in one place, beside [`crate::vault`] that owns clawkeep's own files:
+//!
+//! - its JSON files: `auth-profiles.json` and `auth-state.json` (round-tripping every field clawkeep does not own),
+//!   `openclaw.json` (JSON5), and the legacy plaintext forms `migrate` reads (`auth.json`, flat maps, `.env`);
+//! - [`sqlite`]: its SQLite auth stores (2026.7+ per agent, 2026.9+ shared), read-only;
+//! - [`surface`]: every credential location on the SecretRef surface across all of those;
+//! - [`wire`]: the exec provider entry clawkeep registers in `openclaw.json`.
 
+pub mod apply;
 pub mod auth_profiles;
 pub mod auth_state;
 pub mod dotenv;
 pub mod openclaw_config;
+pub mod sqlite;
+pub mod surface;
+pub mod wire;
 
 pub use auth_profiles::{AuthProfiles, CredType, SecretRef};
 pub use auth_state::AuthState;

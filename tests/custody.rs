@@ -1,0 +1,502 @@
+//! Custody of every credential OpenClaw holds: its SQLite auth stores (2026.7 per agent, 2026.9 shared) read
+//! read-only, `openclaw.json`'s SecretRef surface and `.env`, reported by `doctor` and inventoried by `audit`; bad
+//! SQLite input (locked, corrupt, unknown schema) refused with a clear error and nothing changed.
+#![allow(clippy::disallowed_methods)] // tests build their fixtures directly
+
+mod common;
+
+use common::*;
+use rusqlite::Connection;
+use serde_json::{Value, json};
+
+const OPENAI: &str = "sk-proj-CUSTODYcanaryOPENAI0123456789";
+const ROUTER: &str = "sk-or-v1-CUSTODYcanaryROUTER0123456789";
+
+/// The shared store as OpenClaw 2026.9.6 creates it (table and columns as seen on disk), WAL mode, holding `doc`.
+fn shared_store(env: &Env, doc: &Value, wal: bool) -> std::path::PathBuf {
+    let dir = env.state.join("state");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("openclaw.sqlite");
+    let c = Connection::open(&path).unwrap();
+    if wal {
+        c.pragma_update(None, "journal_mode", "WAL").unwrap();
+    }
+    c.execute_batch(
+        "CREATE TABLE config_machine_state (state_key TEXT NOT NULL PRIMARY KEY, value_json TEXT NOT NULL,
+         updated_at_ms INTEGER NOT NULL) STRICT;",
+    )
+    .unwrap();
+    c.execute("INSERT INTO config_machine_state VALUES ('auth.sharedStore', '{\"location\":\"state-db\"}', 1)", [])
+        .unwrap();
+    c.execute("INSERT INTO config_machine_state VALUES ('authProfiles.store', ?1, 2)", [doc.to_string()]).unwrap();
+    path
+}
+
+/// The per-agent store as OpenClaw 2026.7+/2026.9.6 creates it (`auth_profile_store`, row `primary`).
+fn agent_store(env: &Env, agent: &str, doc: &Value) -> std::path::PathBuf {
+    let dir = env.agent_dir(agent);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("openclaw-agent.sqlite");
+    let c = Connection::open(&path).unwrap();
+    c.execute_batch(
+        "CREATE TABLE auth_profile_store (store_key TEXT NOT NULL PRIMARY KEY, store_json TEXT NOT NULL,
+         updated_at INTEGER NOT NULL) STRICT;",
+    )
+    .unwrap();
+    c.execute("INSERT INTO auth_profile_store VALUES ('primary', ?1, 1)", [doc.to_string()]).unwrap();
+    path
+}
+
+/// A small stand-in for OpenClaw's credential matrix (the real one is read from the installed npm package).
+fn matrix(env: &mut Env) {
+    let m = json!({"version": 1, "entries": [
+        {"id": "models.providers.apiKey", "configFile": "openclaw.json", "path": "models.providers.*.apiKey"},
+        {"id": "channels.discord.token", "configFile": "openclaw.json", "path": "channels.discord.token"},
+        {"id": "auth-profiles.token.token", "configFile": "auth-profile-store", "path": "profiles.*.token"}
+    ]});
+    let p = env.dir.path().join("matrix.json");
+    std::fs::write(&p, m.to_string()).unwrap();
+    env.extra_env.push(("CLAWKEEP_OPENCLAW_MATRIX".into(), p.display().to_string()));
+}
+
+fn token_doc(token: &str) -> Value {
+    json!({"version": 1, "profiles": {"anthropic:manual": {"type": "token", "provider": "anthropic", "token": token}}})
+}
+
+fn audit_json(env: &Env, extra: &[&str]) -> (Out, Value) {
+    let mut args = vec!["audit", "--json", "--check"];
+    args.extend_from_slice(extra);
+    let o = env.run(&args, "");
+    let v: Value = serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {o:?}"));
+    (o, v)
+}
+
+fn no_canary(o: &Out, secrets: &[&str]) {
+    for s in secrets {
+        assert!(!o.stdout.contains(s) && !o.stderr.contains(s), "a secret was printed: {o:?}");
+    }
+}
+
+#[test]
+fn doctor_reports_a_plaintext_token_in_the_shared_sqlite_store() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    let token = setup_token("SHARED");
+    let db = shared_store(&env, &token_doc(&token), true);
+    let before = env.snapshot();
+    let o = env.run(&["doctor", "--json"], "");
+    assert_eq!(o.code, 1, "doctor must not say all good over a plaintext token: {o:?}");
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    let f = v["findings"].as_array().unwrap().iter().find(|f| f["code"] == "PLAINTEXT_FOUND").expect("PLAINTEXT_FOUND");
+    assert_eq!(f["path"].as_str(), Some(db.to_str().unwrap()), "{f}");
+    assert!(f["message"].as_str().unwrap().contains("profiles.anthropic:manual.token"), "{f}");
+    no_canary(&o, &[&token]);
+    let o = env.run(&["doctor"], "");
+    assert!(!o.stdout.contains("all good"), "{o:?}");
+    no_canary(&o, &[&token]);
+    // Read-only: the database and its WAL are byte for byte as they were.
+    let after = env.snapshot();
+    for (p, b) in &before {
+        if p.starts_with(env.state.join("state")) {
+            assert_eq!(after.get(p), Some(b), "{} changed", p.display());
+        }
+    }
+}
+
+#[test]
+fn audit_inventories_every_store_with_keyed_fingerprints_and_findings() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    let token = setup_token("INVENTORY");
+    shared_store(&env, &token_doc(&token), true);
+    // The per-agent store holds a ref to a clawkeep id the vault does not hold.
+    agent_store(
+        &env,
+        "main",
+        &json!({"version": 1, "profiles": {"openai:default": {"type": "api_key", "provider": "openai",
+            "keyRef": {"source": "exec", "provider": "clawkeep", "id": "main/openai:default"}}}}),
+    );
+    std::fs::write(
+        env.state.join("openclaw.json"),
+        json!({"models": {"providers": {"openai": {"apiKey": OPENAI}, "groq": {"apiKey": "${GROQ_API_KEY}"}}},
+               "channels": {"discord": {"token": OPENAI}}})
+        .to_string(),
+    )
+    .unwrap();
+    write_private(&env.state.join(".env"), &format!("OPENROUTER_API_KEY={ROUTER}\n"));
+    let (o, v) = audit_json(&env, &[]);
+    no_canary(&o, &[&token, OPENAI, ROUTER]);
+    assert_eq!(o.code, 2, "an unresolved clawkeep ref: exit 2 as OpenClaw's audit: {o:?}");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["status"], "unresolved");
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 0, "{v}");
+    let creds = v["credentials"].as_array().unwrap();
+    let find = |path: &str| {
+        creds.iter().find(|c| c["jsonPath"] == path).unwrap_or_else(|| panic!("{path} not in {v}")).clone()
+    };
+    let t = find("profiles.anthropic:manual.token");
+    assert_eq!((t["store"].as_str(), t["valueIn"].as_str()), (Some("shared-sqlite"), Some("plaintext")));
+    assert_eq!(t["row"], "config_machine_state[authProfiles.store]");
+    assert_eq!(t["targetType"], "auth-profiles.token.token");
+    assert_eq!(t["fingerprint"].as_str().map(str::len), Some(32), "{t}");
+    let r = find("profiles.openai:default.keyRef");
+    assert_eq!((r["store"].as_str(), r["valueIn"].as_str()), (Some("agent-sqlite"), Some("clawkeep")));
+    assert_eq!(find("models.providers.openai.apiKey")["valueIn"], "plaintext");
+    assert_eq!(find("models.providers.groq.apiKey")["valueIn"], "environment");
+    assert_eq!(find("$env.OPENROUTER_API_KEY")["valueIn"], "plaintext");
+    // The same value in two places: equal keyed fingerprints, and a DUPLICATE_SECRET finding.
+    let (a, b) = (find("models.providers.openai.apiKey"), find("channels.discord.token"));
+    assert_eq!(a["fingerprint"], b["fingerprint"]);
+    assert_ne!(a["fingerprint"], t["fingerprint"]);
+    let codes: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == "PLAINTEXT_FOUND").count(), 4, "{codes:?}");
+    for c in ["REF_UNRESOLVED", "DUPLICATE_SECRET", "REF_SHADOWED"] {
+        assert!(codes.contains(&c), "{c} missing: {codes:?}");
+    }
+    assert_eq!(v["summary"]["plaintextCount"], 4);
+    // No unkeyed hash of any value anywhere in the output.
+    for s in [&token, OPENAI, ROUTER] {
+        let sha: String = {
+            use sha2::Digest;
+            sha2::Sha256::digest(s.as_bytes()).iter().map(|x| format!("{x:02x}")).collect()
+        };
+        assert!(!o.stdout.contains(&sha[..16]), "an unkeyed hash was printed");
+    }
+}
+
+#[test]
+fn audit_of_a_clean_state_is_clean_and_a_missing_matrix_is_never_clean() {
+    let mut env = Env::new();
+    env.init_file();
+    env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI);
+    std::fs::write(env.state.join("openclaw.json"), "{}").unwrap();
+    env.extra_env.push(("PATH".into(), "/nonexistent".into()));
+    let (o, v) = audit_json(&env, &[]);
+    assert_eq!(v["status"], "incomplete", "no matrix: a part was skipped, so not clean: {v}");
+    assert_eq!(o.code, 1);
+    assert!(v["skipped"][0].as_str().unwrap().contains("matrix"), "{v}");
+    matrix(&mut env);
+    let (o, v) = audit_json(&env, &[]);
+    assert_eq!((o.code, v["status"].as_str()), (0, Some("clean")), "{o:?}");
+}
+
+#[test]
+fn a_locked_sqlite_store_is_a_clear_error_after_a_bounded_wait_and_nothing_changes() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    let token = setup_token("LOCKED");
+    let db = shared_store(&env, &token_doc(&token), false);
+    let before = std::fs::read(&db).unwrap();
+    let holder = Connection::open(&db).unwrap();
+    holder.execute_batch("BEGIN EXCLUSIVE; UPDATE config_machine_state SET updated_at_ms = 3;").unwrap();
+    let started = std::time::Instant::now();
+    let o = env.run(&["doctor", "--json"], "");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the wait is bounded");
+    assert_eq!(o.code, 1, "{o:?}");
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    let f = v["findings"].as_array().unwrap().iter().find(|f| f["code"] == "STORE_UNREADABLE").expect("reported");
+    assert_eq!(f["path"].as_str(), Some(db.to_str().unwrap()));
+    assert!(f["message"].as_str().unwrap().contains("locked"), "{f}");
+    let (o, v) = audit_json(&env, &[]);
+    assert_ne!(o.code, 0);
+    assert_ne!(v["status"], "clean");
+    no_canary(&o, &[&token]);
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(std::fs::read(&db).unwrap(), before, "clawkeep changed the locked database");
+}
+
+#[test]
+fn a_corrupt_sqlite_store_is_refused_naming_the_file() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    let dir = env.state.join("state");
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("openclaw.sqlite");
+    let mut junk = b"SQLite format 3\0".to_vec();
+    junk.extend(std::iter::repeat_n(0xA5u8, 4096));
+    std::fs::write(&db, &junk).unwrap();
+    let o = env.run(&["doctor", "--json"], "");
+    assert_eq!(o.code, 1, "{o:?}");
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    let f = v["findings"].as_array().unwrap().iter().find(|f| f["code"] == "STORE_UNREADABLE").expect("reported");
+    assert!(f["message"].as_str().unwrap().contains("corrupt"), "{f}");
+    assert_eq!(std::fs::read(&db).unwrap(), junk, "the file was changed");
+    let (o, _) = audit_json(&env, &[]);
+    assert_eq!(o.code, 1);
+    // migrate refuses before it moves anything (the .env key stays where it is).
+    write_private(&env.state.join(".env"), &format!("OPENROUTER_API_KEY={ROUTER}\n"));
+    let before = env.snapshot();
+    let o = env.run(&["migrate"], "");
+    assert_eq!(o.code, 76, "{o:?}");
+    assert!(o.stderr.contains("openclaw.sqlite"), "{o:?}");
+    no_canary(&o, &[ROUTER]);
+    assert_eq!(env.snapshot(), before, "migrate changed files before refusing");
+}
+
+#[test]
+fn an_unknown_sqlite_schema_is_refused_and_nothing_changes() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    // A table of that name with other columns (a future OpenClaw), and a version this clawkeep does not know.
+    let dir = env.state.join("state");
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("openclaw.sqlite");
+    let c = Connection::open(&db).unwrap();
+    c.execute_batch("CREATE TABLE config_machine_state (k TEXT PRIMARY KEY, blob_v BLOB);").unwrap();
+    drop(c);
+    let before = std::fs::read(&db).unwrap();
+    let o = env.run(&["doctor"], "");
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(
+        o.stdout.contains("STORE_UNREADABLE") && o.stdout.contains("schema this clawkeep does not understand"),
+        "{o:?}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+    let env2 = Env::new();
+    env2.init_file();
+    agent_store(&env2, "main", &json!({"version": 7, "profiles": {}}));
+    let o = env2.run(&["doctor"], "");
+    assert_eq!(o.code, 1, "{o:?}");
+    assert!(o.stdout.contains("unsupported version 7"), "{o:?}");
+}
+
+#[test]
+fn the_residue_scan_reports_file_and_offset_never_the_value() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI);
+    // Old bytes of the migrated key left in a WAL and in a stale backup.
+    let dir = env.state.join("state");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut wal = vec![0u8; 1000];
+    wal.extend_from_slice(OPENAI.as_bytes());
+    write_private(&dir.join("openclaw.sqlite-wal"), "");
+    std::fs::write(dir.join("openclaw.sqlite-wal"), &wal).unwrap();
+    write_private(&env.state.join("openclaw.json.bak"), &format!("{{\"k\":\"{OPENAI}\"}}"));
+    let (o, v) = audit_json(&env, &["--residue"]);
+    no_canary(&o, &[OPENAI]);
+    assert_eq!(o.code, 1, "{o:?}");
+    assert_eq!(v["residueScanned"], true);
+    let f: Vec<&Value> = v["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "SQLITE_RESIDUE").collect();
+    assert_eq!(f.len(), 1, "{v}");
+    assert_eq!(f[0]["jsonPath"], "byte offset 1000");
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "FILE_RESIDUE" && f["file"].as_str().unwrap().ends_with("openclaw.json.bak")),
+        "{v}"
+    );
+    // Without --residue nothing is read from the vault and no residue is reported.
+    let (_, v) = audit_json(&env, &[]);
+    assert_eq!(v["residueScanned"], false);
+    assert!(!v["findings"].as_array().unwrap().iter().any(|f| f["code"] == "SQLITE_RESIDUE"));
+}
+
+/// A stand-in for the `openclaw` CLI: `--version`, and `secrets apply` that fails (`fail`), reports success without
+/// writing (`noop`), or writes the plan's auth-profile refs into the per-agent store as OpenClaw 2026.9.6 does (`write`).
+fn fake_openclaw(env: &mut Env, mode: &str) {
+    let script = env.dir.path().join("openclaw");
+    let body = format!(
+        r#"#!/bin/sh
+if [ "$1" = "--version" ]; then echo "OpenClaw 2026.9.6 (fake)"; exit 0; fi
+[ "$1 $2" = "secrets apply" ] || exit 64
+plan="$4"
+echo "$@" >> "{log}"
+case "{mode}" in
+  fail) echo "Error: simulated apply failure" >&2; exit 1 ;;
+  noop) echo '{{"mode":"write","changed":true,"changedFiles":[]}}'; exit 0 ;;
+esac
+for a in "$@"; do [ "$a" = "--dry-run" ] && {{ echo '{{"mode":"dry-run","changed":false}}'; exit 0; }}; done
+python3 - "$plan" "{state}" <<'PY'
+import json, sqlite3, sys, os
+plan = json.load(open(sys.argv[1])); state = sys.argv[2]
+for t in plan["targets"]:
+    if not t["type"].startswith("auth-profiles."): continue
+    d = os.path.join(state, "agents", t["agentId"], "agent"); os.makedirs(d, exist_ok=True)
+    c = sqlite3.connect(os.path.join(d, "openclaw-agent.sqlite"))
+    c.execute("CREATE TABLE IF NOT EXISTS auth_profile_store (store_key TEXT NOT NULL PRIMARY KEY, store_json TEXT NOT NULL, updated_at INTEGER NOT NULL) STRICT")
+    pid = t["pathSegments"][1]; field = t["pathSegments"][2]
+    doc = {{"version": 1, "profiles": {{pid: {{"type": "token" if field == "token" else "api_key", "provider": t["authProfileProvider"], field + "Ref": t["ref"]}}}}}}
+    c.execute("INSERT OR REPLACE INTO auth_profile_store VALUES ('primary', ?, 1)", (json.dumps(doc),)); c.commit()
+print(json.dumps({{"mode": "write", "changed": True}}))
+PY
+"#,
+        log = env.dir.path().join("openclaw.log").display(),
+        mode = mode,
+        state = env.state.display()
+    );
+    std::fs::write(&script, body).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    env.extra_env.push(("CLAWKEEP_OPENCLAW_BIN".into(), script.display().to_string()));
+}
+
+/// A state dir as OpenClaw 2026.9.6 leaves it after `paste-token`, with clawkeep wired (the entry is not run by the
+/// stand-in).
+fn seeded(mode: &str) -> (Env, String, std::path::PathBuf) {
+    let mut env = Env::new();
+    matrix(&mut env);
+    fake_openclaw(&mut env, mode);
+    env.init_file();
+    let token = setup_token("APPLY");
+    let db = shared_store(&env, &token_doc(&token), true);
+    std::fs::write(
+        env.state.join("openclaw.json"),
+        json!({"secrets": {"providers": {"clawkeep": {"source": "exec", "command": "/bin/true", "args": ["resolve"]}}}})
+            .to_string(),
+    )
+    .unwrap();
+    (env, token, db)
+}
+
+fn db_files(db: &std::path::Path) -> Vec<u8> {
+    let mut all = std::fs::read(db).unwrap();
+    for s in ["-wal", "-journal"] {
+        let mut p = db.as_os_str().to_os_string();
+        p.push(s);
+        all.extend(std::fs::read(std::path::PathBuf::from(p)).unwrap_or_default());
+    }
+    all
+}
+
+#[test]
+fn a_failed_apply_leaves_no_secret_in_the_vault_and_the_stores_unchanged() {
+    let (env, token, db) = seeded("fail");
+    let before = db_files(&db);
+    let o = env.run(&["migrate"], "");
+    assert_eq!(o.code, 80, "{o:?}");
+    assert!(o.stderr.contains("simulated apply failure"), "{o:?}");
+    assert!(o.stderr.contains("OpenClaw 2026.9.6 (fake)") && o.stderr.contains("nothing was moved"), "{o:?}");
+    no_canary(&o, &[&token]);
+    assert_eq!(db_files(&db), before, "the shared store changed");
+    let index = std::fs::read_to_string(env.ck().join("index.json")).unwrap();
+    assert!(!index.contains("anthropic:manual"), "a secret whose ref was never written stayed in the vault: {index}");
+    let o = env.run(&["get", "anthropic:manual"], "");
+    assert_ne!(o.code, 0, "{o:?}");
+}
+
+#[test]
+fn the_shared_store_is_cleared_only_once_the_per_agent_store_holds_the_ref() {
+    // OpenClaw says it changed something but wrote no ref: the plaintext stays, the secret stays in the vault.
+    let (env, token, db) = seeded("noop");
+    let o = env.run(&["migrate"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("ref-written-plaintext-left"), "{o:?}");
+    assert!(
+        db_files(&db).windows(token.len()).any(|w| w == token.as_bytes()),
+        "the plaintext was dropped without a ref in place"
+    );
+    assert_eq!(env.run(&["get", "anthropic:manual"], "").stdout.trim(), token);
+    // OpenClaw writes the ref into the per-agent store (as 2026.9.6 does) and leaves the shared plaintext: clawkeep
+    // replaces exactly that field with the same ref, and no byte of the token is left in the database or its WAL.
+    let (env, token, db) = seeded("write");
+    // OpenClaw's config writer's backups: one holding the value about to move, one not.
+    write_private(&env.state.join("openclaw.json.bak"), &format!("{{\"old\": \"{token}\"}}"));
+    write_private(&env.state.join("openclaw.json.bak.1"), "{}");
+    let o = env.run(&["migrate", "--json"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    no_canary(&o, &[&token]);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(v["openclawApply"]["sharedStoreCleared"], json!(["anthropic:manual"]), "{v}");
+    assert_eq!(v["openclawApply"]["items"][0]["action"], "moved", "{v}");
+    assert_eq!(
+        v["openclawApply"]["backupsRemoved"],
+        json!([env.state.join("openclaw.json.bak")]),
+        "the plaintext copy is kept only encrypted: {v}"
+    );
+    assert!(!env.state.join("openclaw.json.bak").exists() && env.state.join("openclaw.json.bak.1").exists());
+    let index = std::fs::read_to_string(env.ck().join("index.json")).unwrap();
+    assert!(index.contains("backup#openclaw-bak-"), "{index}");
+    let plan = &v["openclawApply"]["plan"];
+    assert_eq!(plan["providerUpserts"]["clawkeep"]["command"], "/bin/true");
+    assert_eq!(plan["targets"][0]["type"], "auth-profiles.token.token");
+    assert_eq!(plan["targets"][0]["ref"]["id"], "main/anthropic:manual");
+    let c = Connection::open(&db).unwrap();
+    let doc: String = c
+        .query_row("SELECT value_json FROM config_machine_state WHERE state_key = 'authProfiles.store'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let doc: Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(
+        doc["profiles"]["anthropic:manual"],
+        json!({"type": "token", "provider": "anthropic",
+               "tokenRef": {"source": "exec", "provider": "clawkeep", "id": "main/anthropic:manual"}})
+    );
+    let other: String = c
+        .query_row("SELECT value_json FROM config_machine_state WHERE state_key = 'auth.sharedStore'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(other, "{\"location\":\"state-db\"}", "another row changed");
+    drop(c);
+    assert!(!db_files(&db).windows(token.len()).any(|w| w == token.as_bytes()), "token bytes left in the db or WAL");
+    assert_eq!(env.run(&["get", "anthropic:manual"], "").stdout.trim(), token);
+    let log = std::fs::read_to_string(env.dir.path().join("openclaw.log")).unwrap();
+    assert!(log.lines().next().unwrap().contains("--dry-run"), "dry run first: {log}");
+}
+
+#[test]
+fn wire_leaves_no_plaintext_copy_of_any_surface_credential() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    let cfg = env.state.join("openclaw.json");
+    std::fs::write(
+        &cfg,
+        json!({"models": {"providers": {"openai": {"apiKey": OPENAI}}}, "channels": {"discord": {"token": ROUTER}}})
+            .to_string(),
+    )
+    .unwrap();
+    let o = env.run(&["openclaw", "wire", "--binary", env!("CARGO_BIN_EXE_clawkeep")], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    no_canary(&o, &[OPENAI, ROUTER]);
+    let bak = std::fs::read_to_string(env.state.join("openclaw.json.clawkeep.bak")).unwrap();
+    assert!(!bak.contains(OPENAI) && !bak.contains(ROUTER), "the backup holds a plaintext credential: {bak}");
+    assert!(bak.contains("channels"), "{bak}");
+}
+
+#[test]
+fn an_older_releases_state_db_without_the_auth_table_holds_no_shared_store() {
+    // OpenClaw 2026.7 has a state/openclaw.sqlite without config_machine_state; its profiles are per agent.
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    let dir = env.state.join("state");
+    std::fs::create_dir_all(&dir).unwrap();
+    Connection::open(dir.join("openclaw.sqlite")).unwrap().execute_batch("CREATE TABLE kv (k TEXT, v TEXT);").unwrap();
+    let token = setup_token("AGENT");
+    let db = agent_store(&env, "main", &token_doc(&token));
+    let (_, v) = audit_json(&env, &[]);
+    assert!(v["findings"].as_array().unwrap().iter().any(|f| f["code"] == "INSECURE_PERMISSIONS"), "{v}");
+    std::fs::set_permissions(&db, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let (o, v) = audit_json(&env, &[]);
+    no_canary(&o, &[&token]);
+    let codes: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["PLAINTEXT_FOUND"], "{v}");
+    assert_eq!(v["credentials"][0]["store"], "agent-sqlite");
+}
+
+#[test]
+fn profiles_openclaw_holds_only_in_sqlite_are_listed_as_such() {
+    let env = Env::new();
+    env.init_file();
+    let token = setup_token("LISTED");
+    shared_store(&env, &token_doc(&token), true);
+    let o = env.run(&["models", "auth", "list", "--json"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    no_canary(&o, &[&token]);
+    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+    let p = v.as_array().unwrap().iter().find(|p| p["profileId"] == "anthropic:manual").expect("listed");
+    assert_eq!((p["store"].as_str(), p["openclawStore"].as_str()), (Some("plaintext"), Some("shared-sqlite")), "{p}");
+    let o = env.run(&["models", "auth", "list"], "");
+    assert!(o.stdout.contains("anthropic:manual (OpenClaw shared-sqlite)"), "{o:?}");
+    let o = env.run(&["models", "status", "--json"], "");
+    no_canary(&o, &[&token]);
+    assert!(o.stdout.contains("anthropic:manual") && o.stdout.contains("plaintext"), "{o:?}");
+}

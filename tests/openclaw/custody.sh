@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Custody against the real OpenClaw ($CLAWKEEP_OPENCLAW_VERSION, default 2026.9.6; also run with 2026.7.33) from npm:
+# a state dir seeded the way users do it (OpenClaw's own paste-token for an Anthropic token -> the shared SQLite store
+# on 2026.9, the per-agent one on 2026.7; an OpenAI key in models.providers.openai.apiKey; an OpenRouter key in .env). clawkeep doctor and audit report each plaintext credential (non-zero); clawkeep migrate
+# moves them (SQLite and openclaw.json through `openclaw secrets apply`); OpenClaw's own audit then reports no
+# PLAINTEXT_FOUND and no unresolved ref.
+# Usage: tests/openclaw/custody.sh [path/to/clawkeep]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. tests/openclaw/lib.sh
+
+T="$(mktemp -d)"
+trap 'rm -rf "$T"' EXIT
+export HOME="$T/home"; mkdir -p "$HOME"
+unset OPENCLAW_STATE_DIR CLAWKEEP_DIR DBUS_SESSION_BUS_ADDRESS
+printf 'custody passphrase\n' > "$T/pass"; chmod 600 "$T/pass"
+export CLAWKEEP_PASSPHRASE_FILE="$T/pass"
+export PATH="$(dirname "$OPENCLAW"):$PATH"
+pass=0; fail=0
+check() { if eval "$2"; then pass=$((pass+1)); echo "ok   $1"; else fail=$((fail+1)); echo "FAIL $1"; fi; }
+S="$HOME/.openclaw"
+
+TOKEN="sk-ant-oat01-CUSTODYcanary$(printf 'T%.0s' $(seq 1 80))"
+OPENAI="sk-proj-CUSTODYcanaryOPENAI0123456789abcdef"
+ROUTER="sk-or-v1-CUSTODYcanaryROUTER0123456789abcdef"
+printf '%s' "$TOKEN" | "$OPENCLAW" models auth paste-token --provider anthropic >"$T/paste.out" 2>&1
+python3 - "$S/openclaw.json" "$OPENAI" <<'PY'
+import json, sys
+p, key = sys.argv[1], sys.argv[2]
+c = json.load(open(p))
+c.setdefault("models", {}).setdefault("providers", {})["openai"] = {"baseUrl": "http://127.0.0.1:9/v1", "apiKey": key, "models": []}
+json.dump(c, open(p, "w"), indent=2)
+PY
+printf 'OPENROUTER_API_KEY=%s\n' "$ROUTER" > "$S/.env"; chmod 600 "$S/.env"
+"$OPENCLAW" secrets audit --json >"$T/oc-audit0.json" 2>/dev/null || true
+STORE="$(grep -la CUSTODYcanary "$S/state/openclaw.sqlite"* "$S/agents/main/agent/openclaw-agent.sqlite"* 2>/dev/null | head -1 || true)"
+STORE="${STORE%-wal}"
+echo "    paste-token stored the token in: ${STORE#$S/}"
+check "paste-token left the token in plaintext in a SQLite store" "[ -n '$STORE' ] && grep -qa CUSTODYcanary '$STORE'*"
+check "OpenClaw's audit sees the three plaintext credentials" "[ \"\$(python3 -c 'import json;d=json.load(open(\"$T/oc-audit0.json\"));print(sum(1 for f in d[\"findings\"] if f[\"code\"]==\"PLAINTEXT_FOUND\"))')\" = 3 ]"
+
+"$BIN" init --backend file >/dev/null
+"$BIN" openclaw wire --pass-env CLAWKEEP_PASSPHRASE_FILE >/dev/null
+set +e
+"$BIN" doctor --json >"$T/doctor.json" 2>"$T/doctor.err"; drc=$?
+"$BIN" audit --json --check >"$T/audit.json" 2>"$T/audit.err"; arc=$?
+set -e
+check "clawkeep doctor fails (exit 1)" "[ $drc = 1 ]"
+check "clawkeep doctor reports the SQLite token" "grep -q 'profiles.anthropic:manual.token' '$T/doctor.json' && grep -q PLAINTEXT_FOUND '$T/doctor.json'"
+check "clawkeep doctor reports the openclaw.json key and the .env key" "grep -q 'models.providers.openai.apiKey' '$T/doctor.json' && grep -q OPENROUTER_API_KEY '$T/doctor.json'"
+check "clawkeep audit --check exits non-zero" "[ $arc != 0 ]"
+check "clawkeep audit reports the three as PLAINTEXT_FOUND, using OpenClaw's matrix" "python3 -c 'import json,sys;d=json.load(open(\"$T/audit.json\"));ps={f[\"jsonPath\"].split(\"]:\",1)[-1] for f in d[\"findings\"] if f[\"code\"]==\"PLAINTEXT_FOUND\"};sys.exit(0 if {\"profiles.anthropic:manual.token\",\"models.providers.openai.apiKey\",\"\$env.OPENROUTER_API_KEY\"} <= ps and d[\"matrix\"] else 1)'"
+
+set +e
+"$BIN" migrate --dry-run >"$T/dry.out" 2>&1; mdrc=$?
+set -e
+check "migrate --dry-run lists the SQLite token and the config key, without values" "[ $mdrc = 0 ] && grep -q 'would-move.*anthropic:manual' '$T/dry.out' && grep -q 'would-move.*models.providers.openai.apiKey' '$T/dry.out'"
+set +e
+"$BIN" migrate >"$T/migrate.out" 2>&1; mrc=$?
+set -e
+cat "$T/migrate.out" | sed 's/^/    /'
+check "clawkeep migrate succeeded" "[ $mrc = 0 ]"
+case "$STORE" in */state/openclaw.sqlite)
+  check "the shared store's plaintext was cleared" "grep -q 'cleared the plaintext of anthropic:manual' '$T/migrate.out'" ;;
+esac
+# The .env key became a clawkeep profile in auth-profiles.json (the file migration): OpenClaw imports it.
+"$BIN" openclaw wire --import --pass-env CLAWKEEP_PASSPHRASE_FILE >"$T/import.out" 2>&1 || true
+"$OPENCLAW" secrets audit --allow-exec --json >"$T/oc-audit1.json" 2>/dev/null || true
+python3 -c "import json;d=json.load(open('$T/oc-audit1.json'));print('    openclaw audit:', d['status'], [(f['code'], f.get('file','').rsplit('/',1)[-1], f.get('jsonPath'), f.get('message','')[:120]) for f in d['findings']])"
+check "openclaw secrets audit: no PLAINTEXT_FOUND" "python3 -c 'import json,sys;d=json.load(open(\"$T/oc-audit1.json\"));sys.exit(1 if any(f[\"code\"]==\"PLAINTEXT_FOUND\" for f in d[\"findings\"]) else 0)'"
+# Left at most: OpenClaw's note that its import archive (auth-profiles.json.migrated-*, refs only: see the canary
+# check below) exists.
+check "openclaw secrets audit: clean but for the import archive" "python3 -c 'import json,sys;d=json.load(open(\"$T/oc-audit1.json\"));sys.exit(0 if all(f[\"code\"]==\"LEGACY_RESIDUE\" and \".migrated-\" in f[\"file\"] for f in d[\"findings\"]) else 1)'"
+check "openclaw secrets audit: no unresolved ref" "python3 -c 'import json,sys;d=json.load(open(\"$T/oc-audit1.json\"));sys.exit(1 if any(f[\"code\"]==\"REF_UNRESOLVED\" for f in d[\"findings\"]) or d[\"status\"]==\"unresolved\" else 0)'"
+"$OPENCLAW" models status --json >"$T/status.json" 2>/dev/null || true
+check "openclaw models status lists the token as a clawkeep ref" "grep -q 'ref(exec:main/anthropic:manual)' '$T/status.json'"
+check "clawkeep get returns the migrated token" "[ \"\$('$BIN' get anthropic:manual)\" = '$TOKEN' ]"
+set +e
+"$BIN" audit --json --check --residue >"$T/audit2.json" 2>"$T/audit2.err"; a2rc=$?
+set -e
+python3 -c "import json;d=json.load(open('$T/audit2.json'));print('    clawkeep audit:', d['status'], [(f['code'], f['file'].rsplit('/',1)[-1], f.get('jsonPath')) for f in d['findings']])"
+# A real agent turn: OpenClaw resolves the migrated token through clawkeep and sends it to a local stand-in for
+# Anthropic's Messages API (tests/openclaw/anthropic_standin.py logs the credential headers, outside the state dir).
+python3 tests/openclaw/anthropic_standin.py "$T/port" "$T/requests.log" >/dev/null 2>"$T/standin.err" & STANDIN_PID=$!
+trap 'kill $STANDIN_PID 2>/dev/null || true; rm -rf "$T"' EXIT
+for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.1; done
+python3 - "$S/openclaw.json" "http://127.0.0.1:$(cat "$T/port")" <<'PY'
+import json, sys
+p, url = sys.argv[1:]
+c = json.load(open(p))
+c["models"]["providers"]["anthropic"] = {"baseUrl": url, "api": "anthropic-messages", "models": []}
+c.setdefault("agents", {}).setdefault("defaults", {})["model"] = "anthropic/claude-sonnet-4-6"
+json.dump(c, open(p, "w"), indent=2)
+PY
+trc=0; timeout 180 "$OPENCLAW" agent --local --agent main -m "say ok" --json >"$T/turn.out" 2>"$T/turn.err" || trc=$?
+echo "    agent turn: exit $trc, headers seen: $(cut -d: -f1 "$T/requests.log" 2>/dev/null | sort | uniq -c | xargs)"
+check "a real agent turn sent the vault's token to the stand-in" "grep -qF -- '$TOKEN' '$T/requests.log'"
+rm -f "$T/requests.log"
+check "clawkeep audit: no plaintext credential left on the surface" "! grep -q PLAINTEXT_FOUND '$T/audit2.json'"
+check "no canary in any clawkeep output" "! grep -q CUSTODYcanary '$T'/*.out '$T'/*.err '$T'/*.json"
+check "clawkeep audit --residue: nothing left" "[ $a2rc = 0 ]"
+grep -rla CUSTODYcanary "$S" --exclude-dir=clawkeep | sed 's/^/    left: /' || true
+check "no byte of any canary under the state dir outside clawkeep's ciphertext" "! grep -rqa CUSTODYcanary '$S' --exclude-dir=clawkeep"
+
+echo "custody: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
