@@ -22,6 +22,8 @@
 pub mod audit;
 pub mod error;
 pub mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod memory;
 pub mod ops;
 pub mod paths;
