@@ -276,3 +276,112 @@ fn kill_9_at_random_moments_during_concurrent_writes_loses_no_reported_write() {
     let stored = resolve_all(&env, &["anthropic:default".to_string()])["anthropic:default"].as_deref() == Some(&last);
     assert!(in_env || stored, "the last .env key is neither in .env nor in the vault");
 }
+
+#[test]
+fn twenty_processes_times_fifty_writes_on_one_agent_lose_nothing() {
+    let env = Arc::new(Env::new());
+    env.init_file();
+    let start = Instant::now();
+    let procs: Vec<_> = (0..20)
+        .map(|p| {
+            let env = env.clone();
+            std::thread::spawn(move || {
+                let mut stored = Vec::new();
+                for i in 0..50 {
+                    let pid = format!("openai:p{p}-{i}");
+                    let value = format!("sk-many-{p}-{i}-0123456789abcdef");
+                    let o = env.run(&["models", "auth", "add", "--provider", "openai", "--profile-id", &pid], &value);
+                    assert_eq!(o.code, 0, "{pid}: {o:?}");
+                    stored.push((pid, value));
+                }
+                stored
+            })
+        })
+        .collect();
+    let stored: Vec<(String, String)> = procs.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    eprintln!("{} adds by 20 processes in {:.1} s", stored.len(), start.elapsed().as_secs_f64());
+    assert_eq!(stored.len(), 1000);
+    assert_all_files_parse(&env);
+    let pids: Vec<String> = stored.iter().map(|(p, _)| p.clone()).collect();
+    let found = resolve_all(&env, &pids);
+    let refs = referenced(&env);
+    for (pid, value) in &stored {
+        assert_eq!(found[pid].as_deref(), Some(value.as_str()), "{pid} lost");
+        assert!(refs.contains(pid), "{pid}: auth-profiles.json lost its reference");
+    }
+    let index: Value = serde_json::from_slice(&std::fs::read(env.ck().join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["secrets"].as_object().unwrap().len(), 1000, "index.json lost entries");
+}
+
+/// A command run with the file size limit (`RLIMIT_FSIZE`) at `limit` bytes: a write past it fails with EFBIG, as on
+/// a full disk. SIGXFSZ is ignored in the wrapper (ignored signals survive exec), so the write returns the error
+/// instead of killing the process.
+fn limited(env: &Env, limit: u64, args: &[&str], stdin: &str) -> Out {
+    let c = env.cmd(args);
+    let prog = c.get_program().to_owned();
+    let rest: Vec<_> = c.get_args().map(|a| a.to_owned()).collect();
+    let mut w = Command::new("prlimit");
+    w.arg(format!("--fsize={limit}")).args(["sh", "-c", "trap '' XFSZ; exec \"$@\"", "sh"]).arg(prog).args(rest);
+    w.env_clear();
+    for (k, v) in c.get_envs() {
+        if let Some(v) = v {
+            w.env(k, v);
+        }
+    }
+    w.current_dir(env.dir.path());
+    run_cmd(&mut w, stdin)
+}
+
+#[test]
+fn a_write_limit_gives_a_clear_error_and_keeps_the_originals() {
+    if !have("prlimit") {
+        return skip("a_write_limit_gives_a_clear_error_and_keeps_the_originals", "prlimit is not installed");
+    }
+    let env = Env::new();
+    env.init_file();
+    for p in ["openai", "anthropic"] {
+        let o = env.run(
+            &["models", "auth", "add", "--provider", p],
+            &format!("sk-{}original-0123456789", if p == "anthropic" { "ant-api03-" } else { "openai-" }),
+        );
+        assert_eq!(o.code, 0, "{o:?}");
+    }
+    let biggest = env.all_files().iter().map(|(_, b)| b.len() as u64).max().unwrap();
+    let mut refused = 0;
+    // Limits from nothing to past the largest file: each lands on a different write of a rotation.
+    for (n, limit) in (0..biggest + 600).step_by(97).enumerate() {
+        let before = env.snapshot();
+        let old = resolve_all(&env, &["openai:default".into()])["openai:default"].clone().unwrap();
+        let new = format!("sk-openai-rotated-{n}-0123456789");
+        let o = limited(&env, limit, &["models", "auth", "add", "--provider", "openai", "--force"], &new);
+        assert!(o.code >= 0, "limit {limit}: killed by a signal: {o:?}");
+        assert_all_files_parse(&env);
+        let now = resolve_all(&env, &["openai:default".into(), "anthropic:default".into()]);
+        assert_eq!(now["anthropic:default"].as_deref(), Some("sk-ant-api03-original-0123456789"), "limit {limit}");
+        if o.code == 0 {
+            assert_eq!(now["openai:default"].as_deref(), Some(new.as_str()), "limit {limit}: {o:?}");
+            continue;
+        }
+        refused += 1;
+        eprintln!("limit {limit}: exit {}: {}", o.code, o.stderr.trim());
+        // A clear error: names the failed write, no panic, no secret.
+        assert!(!o.stderr.contains("panicked") && o.code != 101 && o.code != 70, "limit {limit}: {o:?}");
+        assert!(
+            o.stderr.contains("too large") || o.stderr.contains("File too large") || o.stderr.contains("write"),
+            "limit {limit}: unclear error: {o:?}"
+        );
+        assert!(!o.stderr.contains(&new) && !o.stdout.contains(&new), "limit {limit}: the secret was printed");
+        // The secret the user last stored is still there; nothing else changed except the access log.
+        let got = now["openai:default"].clone().unwrap();
+        assert!(got == old || got == new, "limit {limit}: openai:default lost ({o:?})");
+        if got == old {
+            let after = env.snapshot();
+            for (path, bytes) in &before {
+                if path.extension().is_some_and(|e| e == "json") && !path.starts_with(env.ck()) {
+                    assert_eq!(after.get(path), Some(bytes), "limit {limit}: {} changed: {o:?}", path.display());
+                }
+            }
+        }
+    }
+    assert!(refused > 0, "no limit made a write fail");
+}
