@@ -385,3 +385,84 @@ fn a_write_limit_gives_a_clear_error_and_keeps_the_originals() {
     }
     assert!(refused > 0, "no limit made a write fail");
 }
+
+/// Gets in a loop on three threads while the keychain goes away after `after`: every command ends within the
+/// deadline, with the secret or a clear error (no hang, no panic, never another value).
+fn keychain_disappears(test: &str, kill_bus: bool) {
+    for p in ["dbus-daemon", "dbus-send", "gnome-keyring-daemon"] {
+        if !have(p) {
+            return skip(test, &format!("`{p}` is not installed"));
+        }
+    }
+    let mut bus = Bus::start(true);
+    let mut env = Env::new();
+    env.extra_env = bus.env();
+    env.extra_env.push(("XDG_DATA_HOME".into(), bus.dir.path().join("data").display().to_string()));
+    let o = env.run(&["init", "--backend", "keychain"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    let secret = "sk-keychain-gone-0123456789abcdef";
+    let o = env.run(&["models", "auth", "add", "--provider", "openai"], secret);
+    assert_eq!(o.code, 0, "{o:?}");
+    let env = Arc::new(env);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let deadline = Duration::from_secs(10); // CLAWKEEP_KEYCHAIN_TIMEOUT_MS is 3000 in the tests
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (env, stop) = (env.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut outcomes = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let began = Instant::now();
+                    let o = env.run(&["get", "openai:default"], "");
+                    outcomes.push((began.elapsed(), o));
+                }
+                outcomes
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    if kill_bus {
+        bus.stop_bus();
+    } else {
+        bus.stop_keyring();
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let outcomes: Vec<(Duration, Out)> = readers.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let (mut ok, mut failed) = (0, 0);
+    for (took, o) in &outcomes {
+        assert!(*took < deadline, "a get took {took:?}: {o:?}");
+        assert!(!o.stderr.contains("panicked") && o.code != 101 && o.code >= 0, "{o:?}");
+        if o.code == 0 {
+            assert_eq!(o.stdout.trim_end(), secret);
+            ok += 1;
+        } else {
+            assert!(!o.stdout.contains(secret) && !o.stderr.contains(secret), "{o:?}");
+            assert!(
+                o.stderr.contains("keychain") || o.stderr.contains("Secret Service") || o.stderr.contains("D-Bus"),
+                "unclear error when the keychain went away: {o:?}"
+            );
+            failed += 1;
+        }
+    }
+    eprintln!("{test}: {ok} gets answered before, {failed} refused after the keychain went away");
+    assert!(ok > 0 && failed > 0, "{ok} answered, {failed} refused");
+    // After it: a write is refused as clearly, within the deadline, and the file it would change is untouched.
+    let before = std::fs::read(env.auth_profiles()).unwrap();
+    let began = Instant::now();
+    let o = env.run(&["models", "auth", "add", "--provider", "openai", "--force"], "sk-keychain-gone-rotated-0123");
+    assert!(began.elapsed() < deadline, "add took {:?}: {o:?}", began.elapsed());
+    assert!(o.code > 0 && o.code != 70 && o.code != 101, "{o:?}");
+    assert_eq!(std::fs::read(env.auth_profiles()).unwrap(), before, "auth-profiles.json changed: {o:?}");
+    eprintln!("add after: exit {}: {}", o.code, o.stderr.trim());
+}
+
+#[test]
+fn the_secret_service_disappearing_mid_run_is_a_clear_error_within_the_deadline() {
+    keychain_disappears("the_secret_service_disappearing_mid_run_is_a_clear_error_within_the_deadline", false);
+}
+
+#[test]
+fn the_session_bus_disappearing_mid_run_is_a_clear_error_within_the_deadline() {
+    keychain_disappears("the_session_bus_disappearing_mid_run_is_a_clear_error_within_the_deadline", true);
+}
