@@ -437,6 +437,7 @@ fn keychain_disappears(test: &str, kill_bus: bool) {
             assert_eq!(o.stdout.trim_end(), secret);
             ok += 1;
         } else {
+            assert_eq!(o.code, 69, "KEYCHAIN_UNAVAILABLE expected: {o:?}");
             assert!(!o.stdout.contains(secret) && !o.stderr.contains(secret), "{o:?}");
             assert!(
                 o.stderr.contains("keychain") || o.stderr.contains("Secret Service") || o.stderr.contains("D-Bus"),
