@@ -147,6 +147,7 @@ fn kill_9_at_random_moments_during_concurrent_writes_loses_no_reported_write() {
         workers.push(std::thread::spawn(move || {
             let mut rng = Rng(seed() ^ (w + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let mut n = 0u64;
+            let mut done = 0u64;
             let mut mine: Vec<String> = Vec::new();
             let mut typical = Duration::from_millis(100);
             while *kills.lock().unwrap() < min_kills && start.elapsed() < Duration::from_secs(240) {
@@ -240,15 +241,20 @@ fn kill_9_at_random_moments_during_concurrent_writes_loses_no_reported_write() {
                         assert!(!o.stderr.contains("panicked"), "{o:?}");
                     }
                     Ended::Ok => {
+                        done += 1;
                         *completed.lock().unwrap() += 1;
                         typical = if n == 1 { began.elapsed() } else { (typical * 3 + began.elapsed()) / 4 };
                     }
                 }
             }
-            n
+            (n, done)
         }));
     }
-    let ops: u64 = workers.into_iter().map(|h| h.join().unwrap()).sum();
+    let per_worker: Vec<(u64, u64)> = workers.into_iter().map(|h| h.join().unwrap()).collect();
+    let ops: u64 = per_worker.iter().map(|(n, _)| n).sum();
+    eprintln!("commands (run, completed) per worker (add/remove/order ×4, migrate, passwd): {per_worker:?}");
+    // `migrate` and `passwd` take longer than a kill window early on; each must have completed at least once.
+    assert!(per_worker[4].1 > 0 && per_worker[5].1 > 0, "migrate or passwd never completed: {per_worker:?}");
     let kills = *kills.lock().unwrap();
     let completed = *completed.lock().unwrap();
     eprintln!(
