@@ -23,6 +23,8 @@
 pub mod audit;
 pub mod error;
 pub mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod memory;
 pub mod openclaw;
 pub mod ops;

@@ -41,9 +41,14 @@ impl OpenClawLock {
                     .open(&path)
                 {
                     Ok(mut f) => {
-                        f.write_all(&content)
-                            .and_then(|()| f.sync_all())
-                            .map_err(|e| Error::io(&path, "writing lock", e))?;
+                        if let Err(e) = f.write_all(&content).and_then(|()| f.sync_all()) {
+                            // Disk full or a write limit: the lock file just created (empty or cut short) would
+                            // otherwise stay behind and block OpenClaw and clawkeep until someone removed it
+                            // (tests/faults.rs::a_write_limit_gives_a_clear_error_and_keeps_the_originals).
+                            drop(f);
+                            let _ = std::fs::remove_file(&path);
+                            return Err(Error::io(&path, "writing lock", e));
+                        }
                         return Ok(OpenClawLock { path, content });
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {

@@ -26,6 +26,11 @@ impl AuthState {
             doc.insert("version".into(), json!(1));
             return Ok(AuthState { path: path.into(), doc, existed: false });
         };
+        AuthState::from_read(path, doc)
+    }
+
+    /// Check a document already read from `path` (version, the shapes of `order`, `lastGood`, `usageStats`).
+    pub fn from_read(path: &Path, doc: Map<String, Value>) -> Result<AuthState> {
         super::check_version(path, &doc, false)?;
         for f in ["order", "lastGood", "usageStats"] {
             if let Some(v) = doc.get(f)

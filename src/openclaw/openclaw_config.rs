@@ -189,7 +189,7 @@ pub fn literal_keys(doc: &Value) -> Vec<(String, String)> {
 /// The original bytes of `openclaw.json` with every literal key replaced by [`REDACTED`], so no backup clawkeep
 /// writes holds a plaintext key. Comments and layout are kept when each key appears verbatim in the text; otherwise
 /// the backup is the document as plain JSON.
-fn redacted(original: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn redacted(original: &[u8]) -> Result<Vec<u8>> {
     let Ok(text) = std::str::from_utf8(original) else { return Ok(original.to_vec()) };
     let Ok(doc) = json5::from_str::<Value>(text) else { return Ok(original.to_vec()) };
     let keys = literal_keys(&doc);

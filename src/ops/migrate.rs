@@ -123,7 +123,7 @@ fn obj_str(p: &Map<String, Value>, k: &str) -> Option<String> {
 }
 
 /// Inline secret of a profile and its type: `key`/`apiKey` → api_key, `token` → token.
-fn inline_secret(p: &Map<String, Value>) -> Option<(CredType, String)> {
+pub(crate) fn inline_secret(p: &Map<String, Value>) -> Option<(CredType, String)> {
     if let Some(k) = obj_str(p, "key").or_else(|| obj_str(p, "apiKey")) {
         return Some((CredType::ApiKey, k));
     }
@@ -131,7 +131,7 @@ fn inline_secret(p: &Map<String, Value>) -> Option<(CredType, String)> {
 }
 
 /// `{ "<provider>": {…} }` → `{ "version": 1, "profiles": { "<provider>:default": {…, provider, type} } }`.
-fn convert_flat(m: Map<String, Value>) -> Map<String, Value> {
+pub(crate) fn convert_flat(m: Map<String, Value>) -> Map<String, Value> {
     let mut profiles = Map::new();
     for (provider, v) in m {
         let mut p = v.as_object().cloned().unwrap_or_default();

@@ -138,9 +138,9 @@ pub struct ImportPlan {
 
 /// `imported.json`: bundle id → its expiry. Entries are dropped once expired (an expired bundle is refused anyway).
 #[derive(Serialize, Deserialize, Default)]
-struct Imported {
-    version: u32,
-    bundles: BTreeMap<String, i64>,
+pub(crate) struct Imported {
+    pub(crate) version: u32,
+    pub(crate) bundles: BTreeMap<String, i64>,
 }
 
 fn imported_path(vault: &Vault) -> std::path::PathBuf {
@@ -152,9 +152,19 @@ fn load_imported(vault: &Vault) -> Result<Imported> {
     let Some(bytes) = crate::fs::read_private(&path)? else {
         return Ok(Imported { version: 1, bundles: BTreeMap::new() });
     };
-    let v: Imported = serde_json::from_slice(&bytes).map_err(|e| Error::json(&path, &e))?;
+    parse_imported(&path, &bytes)
+}
+
+/// Parse `imported.json` (the ids of bundles already imported here), errors naming `path`.
+pub(crate) fn parse_imported(path: &std::path::Path, bytes: &[u8]) -> Result<Imported> {
+    let v: Imported = serde_json::from_slice(bytes).map_err(|e| Error::json(path, &e))?;
     if v.version != 1 {
-        return Err(Error::UnknownVersion { path, field: "version", found: v.version.to_string(), expected: "1" });
+        return Err(Error::UnknownVersion {
+            path: path.into(),
+            field: "version",
+            found: v.version.to_string(),
+            expected: "1",
+        });
     }
     Ok(v)
 }

@@ -269,6 +269,21 @@ impl Bus {
         ]
     }
 
+    /// Kill gnome-keyring (SIGKILL): the Secret Service disappears from the bus mid-run.
+    pub fn stop_keyring(&mut self) {
+        if let Some(mut k) = self.keyring.take() {
+            let _ = k.kill();
+            let _ = k.wait();
+        }
+    }
+
+    /// Kill the bus daemon itself (SIGKILL): every connection to it breaks.
+    pub fn stop_bus(&mut self) {
+        self.stop_keyring();
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+
     /// Lock the login collection through the Secret Service API.
     pub fn lock_keyring(&self) {
         let o = Command::new("dbus-send")
