@@ -57,25 +57,15 @@ impl LogFiles {
 
     /// Numbers of the log files present, ascending.
     pub fn numbers(&self) -> Result<Vec<u32>> {
-        let mut out = Vec::new();
-        let rd = match std::fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(Error::io(&self.dir, "listing", e)),
-        };
-        for e in rd {
-            let e = e.map_err(|e| Error::io(&self.dir, "listing", e))?;
-            let name = e.file_name();
-            if let Some(n) = name
-                .to_str()
-                .and_then(|s| s.strip_prefix("access-"))
-                .and_then(|s| s.strip_suffix(".log"))
-                .filter(|s| s.len() == 6)
-                .and_then(|s| s.parse::<u32>().ok())
-            {
-                out.push(n);
-            }
-        }
+        let mut out: Vec<u32> = crate::fs::list_names(&self.dir)?
+            .iter()
+            .filter_map(|name| {
+                name.strip_prefix("access-")
+                    .and_then(|s| s.strip_suffix(".log"))
+                    .filter(|s| s.len() == 6)
+                    .and_then(|s| s.parse::<u32>().ok())
+            })
+            .collect();
         out.sort_unstable();
         Ok(out)
     }

@@ -17,5 +17,5 @@ pub use atomic::{remove_file, write_atomic, write_json};
 pub use crash::{CRASH_AT_VAR, crash_point};
 pub use lock::VaultLock;
 pub use openclaw_lock::OpenClawLock;
-pub use read::{MAX_FILE, open_checked, read_optional, read_private, read_proc};
+pub use read::{MAX_FILE, list_names, open_checked, read_optional, read_private, read_proc};
 pub use safe::{Problem, check_dir, check_file, ensure_private_dir, euid, fix_for, inspect, repair};

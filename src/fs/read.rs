@@ -62,6 +62,24 @@ pub fn read_private(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>> {
     read_bounded(path, true)
 }
 
+/// The UTF-8 names of the entries of `dir`; empty when `dir` does not exist. Names that are not UTF-8 are left out
+/// (nothing clawkeep or OpenClaw writes has one).
+pub fn list_names(dir: &Path) -> Result<Vec<String>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, "listing", e)),
+    };
+    let mut out = Vec::new();
+    for e in rd {
+        let e = e.map_err(|e| Error::io(dir, "listing", e))?;
+        if let Ok(name) = e.file_name().into_string() {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
 /// A small text file of the kernel's (`/proc/…`), read without any of the checks (not a secret, not ours).
 pub fn read_proc(path: &Path) -> Option<String> {
     let mut s = String::new();

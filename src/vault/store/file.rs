@@ -93,21 +93,10 @@ impl FileStore {
 
     /// Ids of all secret files present.
     pub fn list(&self) -> Result<Vec<SecretId>> {
-        let mut out = Vec::new();
-        let rd = match std::fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(Error::io(&self.dir, "listing", e)),
-        };
-        for e in rd {
-            let e = e.map_err(|e| Error::io(&self.dir, "listing", e))?;
-            let name = e.file_name();
-            if let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".age"))
-                && let Some(id) = SecretId::from_file_stem(stem)
-            {
-                out.push(id);
-            }
-        }
+        let mut out: Vec<SecretId> = crate::fs::list_names(&self.dir)?
+            .iter()
+            .filter_map(|name| name.strip_suffix(".age").and_then(SecretId::from_file_stem))
+            .collect();
         out.sort();
         Ok(out)
     }
