@@ -46,3 +46,16 @@ fn the_man_page_names_the_commands() {
         assert!(text.contains(cmd), "the man page lacks `{cmd}`");
     }
 }
+
+#[test]
+fn the_fast_paths_print_what_clap_prints_and_extra_arguments_still_go_through_clap() {
+    let want = format!("clawkeep {}\n", env!("CARGO_PKG_VERSION"));
+    for flag in ["--version", "-V"] {
+        let o = clawkeep(&[flag]);
+        assert!(o.status.success(), "{flag}: {o:?}");
+        assert_eq!(String::from_utf8(o.stdout).unwrap(), want, "{flag}");
+    }
+    // With anything after it, the whole parser runs: `resolve` takes no argument, so this is a usage error.
+    let o = clawkeep(&["resolve", "extra"]);
+    assert_eq!(o.status.code(), Some(64), "{o:?}");
+}

@@ -361,6 +361,19 @@ pub(crate) fn open_optional(paths: &Paths) -> Result<Option<Vault>> {
 pub fn main() -> i32 {
     // Every command may handle plaintext: no core dumps, no ptrace by other processes, from the start.
     let core_limit = clawkeep::memory::harden_process();
+    // The two invocations that run most often (OpenClaw runs `resolve` for every secret it needs; scripts probe
+    // `--version`) skip building clap's whole command tree: with no other argument they mean exactly this.
+    let mut args = std::env::args_os().skip(1);
+    match (args.next(), args.next()) {
+        (Some(a), None) if a == "resolve" => return finish(run(Cli { command: Command::Resolve }, core_limit)),
+        (Some(a), None) if a == "--version" || a == "-V" => {
+            return match std::io::Write::write_all(&mut std::io::stdout(), VERSION_LINE.as_bytes()) {
+                Ok(()) => exit::OK,
+                Err(_) => exit::IO,
+            };
+        }
+        _ => {}
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -372,7 +385,15 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    match run(cli, core_limit) {
+    finish(run(cli, core_limit))
+}
+
+/// What `clawkeep --version` prints (as clap would).
+const VERSION_LINE: &str = concat!("clawkeep ", env!("CARGO_PKG_VERSION"), "\n");
+
+/// Print the error once; the exit code.
+fn finish(result: Result<i32>) -> i32 {
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("clawkeep: error: {e}");

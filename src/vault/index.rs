@@ -84,8 +84,14 @@ impl Index {
     pub fn load(path: &Path) -> Result<Option<Index>> {
         crate::fs::check_file(path, true)?;
         let Some(bytes) = crate::fs::read_optional(path)? else { return Ok(None) };
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| Error::json(path, &e))?;
-        match value.get("version") {
+        // The version first (skipping everything else, which costs little), so an index of another version is
+        // named as such rather than as a shape error; then the index itself, straight from the bytes.
+        #[derive(Deserialize)]
+        struct Version {
+            version: Option<Value>,
+        }
+        let probe: Version = serde_json::from_slice(&bytes).map_err(|e| Error::json(path, &e))?;
+        match probe.version.as_ref() {
             Some(Value::Number(n)) if n.as_u64() == Some(1) => {}
             other => {
                 return Err(Error::UnknownVersion {
@@ -97,7 +103,7 @@ impl Index {
             }
         }
         // The index holds no secret, so serde's messages (which may quote values) are safe here.
-        serde_json::from_value(value).map(Some).map_err(|e| Error::InvalidField {
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::InvalidField {
             path: path.into(),
             field: "secrets".into(),
             message: e.to_string(),

@@ -99,6 +99,81 @@ impl VaultFiles {
     }
 }
 
+/// What opening a vault reads from its files, checked and parsed.
+#[derive(Clone)]
+struct Parts {
+    files: VaultFiles,
+    config: VaultConfig,
+    index: Index,
+    /// The file store's wrapped identity.
+    wrapped: Option<WrappedIdentity>,
+    /// The other hosts' recipients of a shared file store.
+    shared: Option<Vec<age::x25519::Recipient>>,
+}
+
+/// What says a file is unchanged: everything `lstat` tells that a rewrite, chmod, chown or swap would change.
+type Stamp = (u64, u64, u64, u32, u32, u64, i64, i64, i64, i64);
+
+fn stamp(path: &std::path::Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).ok()?;
+    Some((
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mode(),
+        m.uid(),
+        m.nlink(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.ctime(),
+        m.ctime_nsec(),
+    ))
+}
+
+impl Parts {
+    fn stamps(files: &VaultFiles) -> Vec<Option<Stamp>> {
+        let recipients = crate::transfer::recipients::path(files);
+        [&files.dir, &files.config, &files.index, &files.identity, &files.secrets, &recipients]
+            .into_iter()
+            .map(|p| stamp(p))
+            .collect()
+    }
+
+    fn read(files: VaultFiles) -> Result<Parts> {
+        crate::fs::check_dir(&files.dir)?;
+        crate::fs::check_file(&files.config, true)?;
+        let Some(raw) = crate::fs::read_optional(&files.config)? else {
+            return Err(Error::NotInitialized(files.dir));
+        };
+        let config: VaultConfig = parse_json(&files.config, &raw)?;
+        if config.version != 1 {
+            return Err(Error::UnknownVersion {
+                path: files.config,
+                field: "version",
+                found: config.version.to_string(),
+                expected: "1",
+            });
+        }
+        config.check_id(&files.config)?;
+        let index = Index::load(&files.index)?.ok_or_else(|| Error::Corrupt {
+            path: files.index.clone(),
+            what: "the index (it is missing; `clawkeep doctor --fix` rebuilds it)".into(),
+        })?;
+        let (mut wrapped, mut shared) = (None, None);
+        if config.backend == Backend::File {
+            crate::fs::check_file(&files.identity, true)?;
+            let raw = crate::fs::read_optional(&files.identity)?.ok_or_else(|| Error::Corrupt {
+                path: files.identity.clone(),
+                what: "the wrapped identity (it is missing)".into(),
+            })?;
+            wrapped = Some(parse_json::<WrappedIdentity>(&files.identity, &raw)?);
+            shared = crate::transfer::recipients::Recipients::load(&files)?.map(|r| r.parsed());
+        }
+        Ok(Parts { files, config, index, wrapped, shared })
+    }
+}
+
 enum Store {
     File(Box<FileStore>),
     Keychain(KeychainStore),
@@ -234,39 +309,43 @@ impl Vault {
 
     /// Open the vault. The passphrase function is only called if a secret must be decrypted.
     pub fn open(paths: &Paths, passphrase: PassphraseFn) -> Result<Vault> {
+        Vault::assemble(Parts::read(VaultFiles::new(paths))?, passphrase)
+    }
+
+    /// [`open`](Self::open) for a long-running process (the service): what the last open read is used again while
+    /// none of the files it read (`vault.json`, `index.json`, `identity.json`, `recipients.json`, and the directory
+    /// itself) changed inode, size, mode, owner, link count, mtime or ctime since. Each file is looked at before it
+    /// is read, so a change during a read is seen by the next open. Checks and errors are those of `open`.
+    pub fn open_cached(paths: &Paths, passphrase: PassphraseFn) -> Result<Vault> {
+        static CACHE: std::sync::Mutex<Option<(Vec<Option<Stamp>>, Parts)>> = std::sync::Mutex::new(None);
         let files = VaultFiles::new(paths);
-        crate::fs::check_dir(&files.dir)?;
-        crate::fs::check_file(&files.config, true)?;
-        let Some(raw) = crate::fs::read_optional(&files.config)? else {
-            return Err(Error::NotInitialized(files.dir));
-        };
-        let config: VaultConfig = parse_json(&files.config, &raw)?;
-        if config.version != 1 {
-            return Err(Error::UnknownVersion {
-                path: files.config,
-                field: "version",
-                found: config.version.to_string(),
-                expected: "1",
-            });
+        let stamps = Parts::stamps(&files);
+        {
+            let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((s, parts)) = cache.as_ref()
+                && *s == stamps
+                && parts.files.dir == files.dir
+            {
+                let parts = parts.clone();
+                drop(cache);
+                return Vault::assemble(parts, passphrase);
+            }
         }
-        config.check_id(&files.config)?;
-        let index = Index::load(&files.index)?.ok_or_else(|| Error::Corrupt {
-            path: files.index.clone(),
-            what: "the index (it is missing; `clawkeep doctor --fix` rebuilds it)".into(),
-        })?;
-        let store = match config.backend {
-            Backend::File => {
-                crate::fs::check_file(&files.identity, true)?;
-                let raw = crate::fs::read_optional(&files.identity)?.ok_or_else(|| Error::Corrupt {
-                    path: files.identity.clone(),
-                    what: "the wrapped identity (it is missing)".into(),
-                })?;
-                let wrapped: WrappedIdentity = parse_json(&files.identity, &raw)?;
+        let parts = Parts::read(files)?;
+        *CACHE.lock().unwrap_or_else(|e| e.into_inner()) = Some((stamps, parts.clone()));
+        Vault::assemble(parts, passphrase)
+    }
+
+    fn assemble(parts: Parts, passphrase: PassphraseFn) -> Result<Vault> {
+        let Parts { files, config, index, wrapped, shared } = parts;
+        let store = match (config.backend, wrapped) {
+            (Backend::File, Some(wrapped)) => {
                 let mut f = FileStore::open(files.secrets.clone(), files.identity.clone(), wrapped, passphrase)?;
-                f.set_shared(crate::transfer::recipients::Recipients::load(&files)?.map(|r| r.parsed()));
+                f.set_shared(shared);
                 Store::File(Box::new(f))
             }
-            b => Store::Keychain(KeychainStore::new(b, config.id.as_deref())?),
+            (Backend::File, None) => return Err(Error::Internal("the file store's identity was not read".into())),
+            (b, _) => Store::Keychain(KeychainStore::new(b, config.id.as_deref())?),
         };
         Ok(Vault { files, config, index, store })
     }
@@ -274,7 +353,7 @@ impl Vault {
     /// Open the vault for the service: file-store reads use `identity` when given, and fail with
     /// [`Error::VaultLocked`] otherwise (the service never prompts).
     pub fn open_unlocked(paths: &Paths, identity: Option<SharedIdentity>) -> Result<Vault> {
-        let vault = Vault::open(paths, Box::new(|| Err(Error::VaultLocked)))?;
+        let vault = Vault::open_cached(paths, Box::new(|| Err(Error::VaultLocked)))?;
         if let (Store::File(f), Some(id)) = (&vault.store, identity) {
             f.set_identity(id);
         }
