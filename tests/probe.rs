@@ -323,3 +323,66 @@ fn with_the_service_running_the_probe_gets_its_secret_from_it_and_the_service_lo
     assert_eq!(last["who"]["cmdline"].as_array().unwrap()[1..4], [json!("models"), json!("status"), json!("--probe")]);
     assert!(std::fs::read_to_string(&log).unwrap().contains("handed out"));
 }
+
+/// Whether `text` holds the secret or any 12-character piece of it.
+fn quotes(text: &str, secret: &str) -> bool {
+    let s = secret.as_bytes();
+    s.windows(12.min(s.len())).any(|w| text.as_bytes().windows(w.len()).any(|t| t == w))
+}
+
+#[test]
+fn the_probed_key_never_appears_in_the_output_even_when_the_provider_echoes_it() {
+    let token = setup_token("echo");
+    let env = env_with(&[
+        ("add", "openai", "openai:default", OPENAI_KEY),
+        ("paste-token", "anthropic", "anthropic:sub", &token),
+    ]);
+    let long = "x".repeat(140);
+    // Stand-ins that quote back what they were sent, in every place an answer has room for it.
+    let echoes = |k: &str| {
+        vec![
+            json_answer(400, &json!({"error":{"message":format!("Incorrect API key provided: {k}")}}).to_string()),
+            json_answer(500, &json!({"error":{"message":format!("{long} {k}")}}).to_string()),
+            json_answer(418, &json!({"error":format!("bad key {k}")}).to_string()),
+            json_answer(401, &json!({"error":{"message":format!("invalid key {k}")}}).to_string()),
+            Answer::Http(429, vec![("retry-after", k.to_string())], format!(r#"{{"error":"{k}"}}"#)),
+            Answer::Http(200, vec![("content-type", "text/plain".into()), ("x-echo", k.into())], k.to_string()),
+            Answer::Http(302, vec![("location", format!("/v1/models?key={k}"))], k.to_string()),
+            json_answer(400, &format!(r#"{{"error":{{"message":"only authorized for use with Claude Code: {k}"}}}}"#)),
+        ]
+    };
+    let mut classes = std::collections::BTreeSet::new();
+    for (profile, var, suffix, secret) in [
+        ("openai:default", "OPENAI_BASE_URL", "/v1", OPENAI_KEY),
+        ("anthropic:sub", "ANTHROPIC_BASE_URL", "", token.as_str()),
+    ] {
+        for answer in echoes(secret) {
+            let s = StandIn::start(answer);
+            let base = format!("{}{suffix}", s.base);
+            for json in [true, false] {
+                let mut args = vec!["models", "status", "--probe-profile", profile, "--probe-timeout", "2s"];
+                if json {
+                    args.push("--json");
+                }
+                let mut c = env.cmd(&args);
+                c.env(var, &base);
+                let o = common::run_cmd(&mut c, "");
+                assert!(matches!(o.code, 1 | 2), "{o:?}");
+                assert!(!quotes(&o.stdout, secret) && !quotes(&o.stderr, secret), "the probe printed the credential");
+                if json {
+                    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+                    classes.insert(class_of(&v, profile)["class"].as_str().unwrap().to_string());
+                }
+            }
+            // The stand-in did get the credential, so an echo was possible.
+            assert!(s.seen().iter().all(|r| r.headers.iter().any(|(_, v)| v.contains(secret))));
+        }
+    }
+    // Every kind of answer that carries the provider's words was exercised.
+    for class in ["unexpected", "rejected", "rate_limited", "claude_code_only"] {
+        assert!(classes.contains(class), "{classes:?}");
+    }
+    for (path, bytes) in env.all_files() {
+        assert!(!quotes(&String::from_utf8_lossy(&bytes), OPENAI_KEY), "{}", path.display());
+    }
+}
