@@ -9,6 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::service::Service;
 use common::{Env, setup_token};
 use serde_json::{Value, json};
 
@@ -299,29 +300,18 @@ fn faults_are_classified_and_never_hang() {
 #[test]
 fn with_the_service_running_the_probe_gets_its_secret_from_it_and_the_service_logs_it() {
     let env = env_with(&[("add", "openai", "openai:default", OPENAI_KEY)]);
-    let socket = env.dir.path().join("run").join("agent.sock");
-    let log = env.dir.path().join("serve.log");
-    let mut serve = env.cmd(&["serve", "--unlock"]);
-    serve.env("CLAWKEEP_SOCKET", &socket).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
-    serve.stderr(std::fs::File::create(&log).unwrap());
-    let mut child = serve.spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("listening on") {
-        assert!(std::time::Instant::now() < deadline, "{}", std::fs::read_to_string(&log).unwrap());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let svc = Service::start(&env, &["--unlock"]);
     let s = StandIn::start(json_answer(200, r#"{"data":[]}"#));
     let base = format!("{}/v1", s.base);
-    let (code, v, _) = probe(&env, &[("OPENAI_BASE_URL", &base), ("CLAWKEEP_SOCKET", socket.to_str().unwrap())], &[]);
-    let _ = child.kill();
-    let _ = child.wait();
+    let (code, v, _) =
+        probe(&env, &[("OPENAI_BASE_URL", &base), ("CLAWKEEP_SOCKET", svc.socket.to_str().unwrap())], &[]);
     assert_eq!((code, class_of(&v, "openai:default")["class"].as_str()), (0, Some("valid")), "{v}");
     assert_eq!(s.seen()[0].header("authorization"), Some(format!("Bearer {OPENAI_KEY}").as_str()));
     let text = std::fs::read_to_string(env.ck().join("audit").join("access-000001.log")).unwrap();
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!((last["op"].as_str(), last["via"].as_str()), (Some("get"), Some("service")), "{last}");
     assert_eq!(last["who"]["cmdline"].as_array().unwrap()[1..4], [json!("models"), json!("status"), json!("--probe")]);
-    assert!(std::fs::read_to_string(&log).unwrap().contains("handed out"));
+    assert!(svc.log_text().contains("handed out"));
 }
 
 /// Whether `text` holds the secret or any 12-character piece of it.
