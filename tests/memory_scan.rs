@@ -598,13 +598,13 @@ fn memory_report() {
     assert_clean(&f, "after lock");
     rows.push(Row { process: service, stage: "after `clawkeep lock`".into(), found: f });
 
-    let o = svc.ck(&env, &["unlock", "--ttl", "3s"], "");
+    let o = svc.ck(&env, &["unlock", "--ttl", "5s"], "");
     assert_eq!(o.code, 0, "{o:?}");
     hand_out(&svc, 100);
     wait_for_ttl(&svc);
     let f = scan(svc.pid(), &k);
     assert_clean(&f, "after TTL expiry");
-    rows.push(Row { process: service, stage: "after TTL expiry (`unlock --ttl 3s`, 100 hand-outs)".into(), found: f });
+    rows.push(Row { process: service, stage: "after TTL expiry (`unlock --ttl 5s`, 100 hand-outs)".into(), found: f });
 
     let table = markdown(&rows);
     eprintln!("{table}");
