@@ -141,8 +141,34 @@ fn loopback(host: &str) -> bool {
     host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Probe one credential. `token` says whether it is a token (bearer, OAuth) rather than an API key.
+/// Probe one credential. `token` says whether it is a token (bearer, OAuth) rather than an API key. Whatever the
+/// provider quotes back of the credential is left out of the answer (see [`without_secret`]).
 pub fn probe(t: &Target, secret: &SecretString, token: bool, timeout: Duration) -> Class {
+    without_secret(ask(t, secret, token, timeout), secret.expose_secret())
+}
+
+/// Whether `text` holds `secret` or a piece of it of 12 characters or more (a provider may echo a key, or cut it).
+fn quotes_secret(text: &str, secret: &str) -> bool {
+    let s = secret.as_bytes();
+    !s.is_empty() && s.windows(12.min(s.len())).any(|w| text.as_bytes().windows(w.len()).any(|t| t == w))
+}
+
+/// `class` with every text that came from the provider and quotes the credential replaced by a note.
+fn without_secret(class: Class, secret: &str) -> Class {
+    const QUOTED: &str = "an answer that quotes the credential (not shown)";
+    match class {
+        Class::Unexpected { status, why } if quotes_secret(&why, secret) => {
+            Class::Unexpected { status, why: QUOTED.into() }
+        }
+        Class::Unreachable { why } if quotes_secret(&why, secret) => Class::Unreachable { why: QUOTED.into() },
+        Class::RateLimited { retry_after: Some(r) } if quotes_secret(&r, secret) => {
+            Class::RateLimited { retry_after: None }
+        }
+        c => c,
+    }
+}
+
+fn ask(t: &Target, secret: &SecretString, token: bool, timeout: Duration) -> Class {
     let Some((scheme, host)) = host_of(&t.base) else {
         return Class::Unexpected { status: 0, why: format!("base URL `{}` is not a URL", t.base) };
     };
@@ -277,6 +303,20 @@ mod tests {
         assert_eq!(classify(429, Some("17".into()), true, "{}"), Class::RateLimited { retry_after: Some("17".into()) });
         assert!(matches!(classify(200, None, false, "<html>"), Class::Unexpected { status: 200, .. }));
         assert!(matches!(classify(500, None, false, "oops"), Class::Unexpected { status: 500, .. }));
+    }
+
+    #[test]
+    fn quoted_credentials_are_left_out() {
+        let key = "sk-proj-abcdefghijklmnop";
+        let c = without_secret(Class::Unexpected { status: 400, why: format!("bad key {key}") }, key);
+        assert_eq!(
+            c,
+            Class::Unexpected { status: 400, why: "an answer that quotes the credential (not shown)".into() }
+        );
+        let c = without_secret(Class::RateLimited { retry_after: Some("sk-proj-abcd".into()) }, key);
+        assert_eq!(c, Class::RateLimited { retry_after: None });
+        let c = without_secret(Class::Unexpected { status: 500, why: "sk-proj-****mnop".into() }, key);
+        assert_eq!(c, Class::Unexpected { status: 500, why: "sk-proj-****mnop".into() });
     }
 
     #[test]

@@ -14,16 +14,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
+use common::service::Service;
 use common::{Env, PASSPHRASE};
 use serde_json::{Value, json};
 
@@ -61,80 +62,14 @@ fn scan_possible(test: &str) -> bool {
     }
 }
 
-/// A running `clawkeep serve`, killed on drop.
-struct Service {
-    child: Option<Child>,
-    socket: PathBuf,
-    log: PathBuf,
-}
-
-impl Service {
-    fn start(env: &Env, args: &[&str]) -> Service {
-        let socket = env.dir.path().join("run").join("agent.sock");
-        let log = env.dir.path().join("serve.log");
-        let mut all = vec!["serve"];
-        all.extend_from_slice(args);
-        let mut c = env.cmd(&all);
-        c.env("CLAWKEEP_SOCKET", &socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let s = Service { child: Some(c.spawn().unwrap()), socket, log };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if s.log_text().contains("listening on") && UnixStream::connect(&s.socket).is_ok() {
-                return s;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("service did not start: {}", s.log_text());
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn call(&self, req: Value) -> Value {
-        let mut s = UnixStream::connect(&self.socket).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut f = serde_json::to_vec(&req).unwrap();
-        f.push(b'\n');
-        s.write_all(&f).unwrap();
-        let mut line = String::new();
-        BufReader::new(s).read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line:?}"))
-    }
-
-    fn ck(&self, env: &Env, args: &[&str], stdin: &str) -> common::Out {
-        let mut c = env.cmd(args);
-        c.env("CLAWKEEP_SOCKET", &self.socket);
-        common::run_cmd(&mut c, stdin)
-    }
-
-    fn unlocked(&self) -> bool {
-        self.call(json!({"v":1,"op":"status"}))["status"]["unlocked"] == true
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 /// Everything an attacker would look for, recomputed from the passphrase and the vault's files.
 struct Keys {
     /// The recipient's public key (`recipient` in identity.json).
     public: [u8; 32],
     /// The vault identity's secret scalar (unclamped, as stored).
     identity: [u8; 32],
+    /// The identity as age writes it (`AGE-SECRET-KEY-1…`).
+    identity_text: String,
     /// argon2id(passphrase, salt).
     wrap_key: [u8; 32],
     /// The secret's `.age` file key and payload key.
@@ -176,6 +111,7 @@ fn keys(env: &Env, age_file: &Path) -> Keys {
     )
     .unwrap();
     let identity = bech32_bytes(text.trim());
+    let identity_text = text.trim().to_string();
     let public = bech32_bytes(id["recipient"].as_str().unwrap());
     assert_eq!(x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(identity)).to_bytes(), public);
 
@@ -206,7 +142,7 @@ fn keys(env: &Env, age_file: &Path) -> Keys {
     let mut payload_key = [0u8; 32];
     hkdf::Hkdf::<sha2::Sha256>::new(Some(nonce), &file_key).expand(b"payload", &mut payload_key).unwrap();
     let first_chunk = file[mac_line_end + 16..].to_vec();
-    let k = Keys { public, identity, wrap_key, file_key, payload_key, first_chunk };
+    let k = Keys { public, identity, identity_text, wrap_key, file_key, payload_key, first_chunk };
     assert!(k.opens_payload(&payload_key), "the recomputed payload key must open the file (checks the scanner)");
     k
 }
@@ -222,14 +158,15 @@ impl Keys {
     }
 }
 
-/// One anonymous read-write mapping: where, whether the kernel keeps it locked in RAM, its bytes.
+/// One private writable mapping: where, whether the kernel keeps all of it locked in RAM, its bytes.
 struct Mapping {
     start: u64,
     locked: bool,
     bytes: Vec<u8>,
 }
 
-/// Every anonymous read-write mapping of `pid`, read through /proc/<pid>/mem.
+/// Every writable mapping of `pid` (heap, stacks, anonymous maps, the writable data of the binary and its libraries),
+/// read through /proc/<pid>/mem. Read-only mappings (code, constants) cannot hold what the process computed.
 fn read_memory(pid: u32) -> Vec<Mapping> {
     let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap();
     let mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
@@ -251,8 +188,7 @@ fn read_memory(pid: u32) -> Vec<Mapping> {
             let f: Vec<&str> = line.split_whitespace().collect();
             let (s, e) = f[0].split_once('-').unwrap();
             let (s, e) = (u64::from_str_radix(s, 16).unwrap(), u64::from_str_radix(e, 16).unwrap());
-            let anonymous = f[4] == "0" && f.get(5).is_none_or(|p| p.starts_with('['));
-            let wanted = f[1].starts_with("rw") && anonymous && !f.get(5).is_some_and(|p| p.starts_with("[v"));
+            let wanted = f[1].starts_with("rw") && !f.get(5).is_some_and(|p| p.starts_with("[v"));
             current = Some((s, e, wanted));
             locked = false;
         } else if let Some(kb) = line.strip_prefix("Locked:") {
@@ -277,53 +213,126 @@ fn random_looking(w: &[u8]) -> bool {
     n >= 16
 }
 
+/// Where one thing was found: addresses, and those of them on fully locked mappings.
+#[derive(Debug, Default)]
+struct Hits {
+    at: BTreeSet<u64>,
+    locked: BTreeSet<u64>,
+}
+
+impl Hits {
+    fn add(&mut self, addr: u64, locked: bool) {
+        self.at.insert(addr);
+        if locked {
+            self.locked.insert(addr);
+        }
+    }
+    fn n(&self) -> usize {
+        self.at.len()
+    }
+    /// Copies outside locked memory.
+    fn unlocked(&self) -> usize {
+        self.at.len() - self.locked.len()
+    }
+    /// A table cell: the count, and how many are on locked pages.
+    fn cell(&self) -> String {
+        match (self.n(), self.locked.len()) {
+            (0, _) => "0".into(),
+            (n, l) if l == n => format!("{n} (locked)"),
+            (n, 0) => n.to_string(),
+            (n, l) => format!("{n} ({l} locked)"),
+        }
+    }
+}
+
+/// What one scan found. A copy is counted once per address, whichever way it was found.
 #[derive(Debug, Default)]
 struct Found {
-    /// Addresses of windows that are the identity as an X25519 scalar (the attacker's scan), and whether each is on
-    /// a locked mapping.
-    identity_windows: Vec<(u64, bool)>,
-    /// Windows that are the payload key of the handed-out secret's `.age` file.
-    payload_windows: Vec<u64>,
-    /// Exact occurrences, at any offset.
-    identity_bytes: usize,
-    wrap_key: usize,
-    file_key: usize,
-    payload_key: usize,
-    secret: usize,
+    /// The handed-out secret value, exact bytes.
+    secret: Hits,
+    /// The vault passphrase, exact bytes.
+    passphrase: Hits,
+    /// The identity as age's `AGE-SECRET-KEY-1…` text, either case.
+    identity_text: Hits,
+    /// The identity's 32 bytes: exact (as stored or clamped), or any aligned window that is it as an X25519 scalar.
+    identity: Hits,
+    /// argon2id(passphrase, salt), the key that unwraps the identity.
+    wrap_key: Hits,
+    /// The `.age` file key of the handed-out secret.
+    file_key: Hits,
+    /// Its payload key: exact bytes, or any aligned window that opens the `.age` file's payload.
+    payload_key: Hits,
+    /// Windows the key searches recognised (included above).
+    identity_windows: usize,
+    payload_windows: usize,
     /// How much was looked at.
     bytes_scanned: usize,
     windows_tried: usize,
 }
 
-fn count(hay: &[u8], needle: &[u8]) -> usize {
-    hay.windows(needle.len()).filter(|w| *w == needle).count()
+impl Found {
+    fn key_material(&self) -> [(&'static str, &Hits); 5] {
+        [
+            ("identity text", &self.identity_text),
+            ("identity", &self.identity),
+            ("wrap key", &self.wrap_key),
+            ("file key", &self.file_key),
+            ("payload key", &self.payload_key),
+        ]
+    }
 }
 
 fn scan(pid: u32, k: &Keys) -> Found {
     let mut f = Found::default();
-    let clamped = x25519_dalek::StaticSecret::from(k.identity).to_bytes();
+    let mut clamped = k.identity;
+    clamped[0] &= 248;
+    clamped[31] &= 127;
+    clamped[31] |= 64;
+    let lower = k.identity_text.to_ascii_lowercase();
+    // Exact needles, found in one pass per mapping: the needle, and which field counts it.
+    type Field = fn(&mut Found) -> &mut Hits;
+    let needles: Vec<(&[u8], Field)> = vec![
+        (KEY.as_bytes(), |f| &mut f.secret),
+        (PASSPHRASE.as_bytes(), |f| &mut f.passphrase),
+        (k.identity_text.as_bytes(), |f| &mut f.identity_text),
+        (lower.as_bytes(), |f| &mut f.identity_text),
+        (&k.identity, |f| &mut f.identity),
+        (&clamped, |f| &mut f.identity),
+        (&k.wrap_key, |f| &mut f.wrap_key),
+        (&k.file_key, |f| &mut f.file_key),
+        (&k.payload_key, |f| &mut f.payload_key),
+    ];
+    let mut first = [false; 256];
+    for (n, _) in &needles {
+        first[n[0] as usize] = true;
+    }
     for m in read_memory(pid) {
         f.bytes_scanned += m.bytes.len();
-        f.identity_bytes += count(&m.bytes, &k.identity);
-        if clamped != k.identity {
-            f.identity_bytes += count(&m.bytes, &clamped);
+        for (i, b) in m.bytes.iter().enumerate() {
+            if !first[*b as usize] {
+                continue;
+            }
+            for (n, field) in &needles {
+                if m.bytes[i..].starts_with(n) {
+                    field(&mut f).add(m.start + i as u64, m.locked);
+                }
+            }
         }
-        f.wrap_key += count(&m.bytes, &k.wrap_key);
-        f.file_key += count(&m.bytes, &k.file_key);
-        f.payload_key += count(&m.bytes, &k.payload_key);
-        f.secret += count(&m.bytes, KEY.as_bytes());
         for off in (0..m.bytes.len().saturating_sub(31)).step_by(8) {
             let w: &[u8; 32] = m.bytes[off..off + 32].try_into().unwrap();
             if !random_looking(w) {
                 continue;
             }
             f.windows_tried += 1;
+            let addr = m.start + off as u64;
             let public = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*w));
             if public.to_bytes() == k.public {
-                f.identity_windows.push((m.start + off as u64, m.locked));
+                f.identity.add(addr, m.locked);
+                f.identity_windows += 1;
             }
             if k.opens_payload(w) {
-                f.payload_windows.push(m.start + off as u64);
+                f.payload_key.add(addr, m.locked);
+                f.payload_windows += 1;
             }
         }
     }
@@ -332,16 +341,55 @@ fn scan(pid: u32, k: &Keys) -> Found {
 
 fn assert_clean(f: &Found, when: &str) {
     assert!(f.bytes_scanned > 1 << 20, "{when}: read too little memory to mean anything: {f:?}");
-    assert!(
-        f.identity_windows.is_empty()
-            && f.payload_windows.is_empty()
-            && f.identity_bytes == 0
-            && f.wrap_key == 0
-            && f.file_key == 0
-            && f.payload_key == 0
-            && f.secret == 0,
-        "{when}: key material or the secret is still in the service's memory: {f:?}"
-    );
+    for (what, h) in f.key_material().into_iter().chain([("secret", &f.secret), ("passphrase", &f.passphrase)]) {
+        assert_eq!(h.n(), 0, "{when}: the {what} is still in the service's memory: {f:?}");
+    }
+}
+
+/// While unlocked: the scan finds the identity (it works), only on locked pages, and no other key material.
+fn assert_unlocked(f: &Found, when: &str) {
+    assert!(f.identity_windows > 0, "{when}: the scan must find the identity while unlocked: {f:?}");
+    assert_eq!(f.identity.unlocked(), 0, "{when}: while unlocked the identity may live only on locked pages: {f:?}");
+    assert_eq!(f.identity.n(), f.identity_windows, "{when}: no other copy of the identity: {f:?}");
+    for (what, h) in [
+        ("identity text", &f.identity_text),
+        ("wrap key", &f.wrap_key),
+        ("file key", &f.file_key),
+        ("payload key", &f.payload_key),
+        ("passphrase", &f.passphrase),
+    ] {
+        assert_eq!(h.n(), 0, "{when}: no copy of the {what}: {f:?}");
+    }
+}
+
+/// A file-store vault holding KEY, and the keys to look for.
+fn vault_with_key() -> (Env, Keys) {
+    let env = Env::new();
+    env.init_file();
+    let o = env.run(&["models", "auth", "add", "--provider", "anthropic"], KEY);
+    assert_eq!(o.code, 0, "{o:?}");
+    let age_file = std::fs::read_dir(env.ck().join("secrets")).unwrap().next().unwrap().unwrap().path();
+    let k = keys(&env, &age_file);
+    (env, k)
+}
+
+fn get_request() -> Value {
+    json!({"v":1,"op":"get","ids":["main/anthropic:default"]})
+}
+
+fn hand_out(svc: &Service, n: usize) {
+    for _ in 0..n {
+        let r = svc.call(get_request());
+        assert_eq!(r["values"]["main/anthropic:default"], KEY, "{r}");
+    }
+}
+
+fn wait_for_ttl(svc: &Service) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !svc.log_text().contains("TTL reached") {
+        assert!(Instant::now() < deadline, "the TTL did not expire: {}", svc.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]
@@ -349,19 +397,10 @@ fn lock_and_ttl_expiry_leave_no_key_material_in_the_service() {
     if !scan_possible("lock_and_ttl_expiry_leave_no_key_material_in_the_service") {
         return;
     }
-    let env = Env::new();
-    env.init_file();
-    let o = env.run(&["models", "auth", "add", "--provider", "anthropic"], KEY);
-    assert_eq!(o.code, 0, "{o:?}");
-    let age_file = std::fs::read_dir(env.ck().join("secrets")).unwrap().next().unwrap().unwrap().path();
-    let k = keys(&env, &age_file);
-
+    let (env, k) = vault_with_key();
     let svc = Service::start(&env, &["--unlock"]);
     let hand_outs = |svc: &Service| {
-        for _ in 0..3 {
-            let r = svc.call(json!({"v":1,"op":"get","ids":["main/anthropic:default"]}));
-            assert_eq!(r["values"]["main/anthropic:default"], KEY, "{r}");
-        }
+        hand_out(svc, 3);
         let r = svc.call(json!({"v":1,"op":"select","provider":"anthropic"}));
         assert_eq!(r["secret"], KEY, "{r}");
         let req = json!({"protocolVersion":1,"provider":"clawkeep","ids":["main/anthropic:default"]}).to_string();
@@ -373,17 +412,7 @@ fn lock_and_ttl_expiry_leave_no_key_material_in_the_service() {
     let unlocked_scan = |svc: &Service, when: &str| {
         let f = scan(svc.pid(), &k);
         eprintln!("{when}: {f:?}");
-        assert!(!f.identity_windows.is_empty(), "{when}: the scan must find the identity while unlocked: {f:?}");
-        assert!(
-            f.identity_windows.iter().all(|(_, locked)| *locked),
-            "{when}: while unlocked the identity may live only on locked pages: {f:?}"
-        );
-        assert_eq!(f.identity_bytes, f.identity_windows.len(), "{when}: no other copy of the identity: {f:?}");
-        assert_eq!(
-            (f.wrap_key, f.file_key, f.payload_key, f.payload_windows.len()),
-            (0, 0, 0, 0),
-            "{when}: no wrap, file or payload key: {f:?}"
-        );
+        assert_unlocked(&f, when);
     };
     let lock_and_scan = |svc: &Service, when: &str| {
         let o = svc.ck(&env, &["lock"], "");
@@ -406,17 +435,182 @@ fn lock_and_ttl_expiry_leave_no_key_material_in_the_service() {
     lock_and_scan(&svc, "after hand-outs and lock");
 
     // Unlock again for 2 s, hand out, and let the TTL expire.
-    let mut c = env.cmd(&["unlock", "--ttl", "2s"]);
-    c.env("CLAWKEEP_SOCKET", &svc.socket);
-    let o = common::run_cmd(&mut c, "");
+    let o = svc.ck(&env, &["unlock", "--ttl", "2s"], "");
     assert_eq!(o.code, 0, "{o:?}");
     hand_outs(&svc);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !svc.log_text().contains("TTL reached") {
-        assert!(Instant::now() < deadline, "the TTL did not expire: {}", svc.log_text());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_ttl(&svc);
     let f = scan(svc.pid(), &k);
     eprintln!("after TTL expiry: {f:?}");
     assert_clean(&f, "after TTL expiry");
+}
+
+// ---- The report: the same scan, per process and stage, as a table for docs/benchmarks.md.
+
+/// One row of the report.
+struct Row {
+    process: &'static str,
+    stage: String,
+    found: Found,
+}
+
+/// Make a pipe's buffer full, so the next write(2) to it blocks; returns how many bytes it took.
+fn fill(pipe: &std::io::PipeWriter) -> usize {
+    use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
+    let flags = fcntl_getfl(pipe).unwrap();
+    fcntl_setfl(pipe, flags | OFlags::NONBLOCK).unwrap();
+    let mut n = 0;
+    loop {
+        match (&*pipe).write(&[b'.'; 4096]) {
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("filling the pipe: {e}"),
+        }
+    }
+    fcntl_setfl(pipe, flags).unwrap();
+    n
+}
+
+/// Whether `pid`'s main thread is blocked in write(2) on a pipe.
+fn blocked_writing(pid: u32) -> bool {
+    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    wchan.ends_with("pipe_write") || (cfg!(target_arch = "x86_64") && syscall.starts_with("1 0x1 "))
+}
+
+fn state(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()).unwrap_or('?')
+}
+
+fn kill(sig: &str, pid: u32) {
+    assert!(Command::new("kill").args([sig, &pid.to_string()]).status().unwrap().success());
+}
+
+/// Run a clawkeep command whose stdout is a pipe that is already full, so it stops in the write(2) of its answer:
+/// it has received (or decrypted) the secret and built its answer, and has not yet handed it over or exited. Then
+/// freeze it (SIGSTOP), scan it, let it go, and check that the answer it was holding was the secret.
+fn scan_paused_client(env: &Env, mut c: Command, stdin: &str, k: &Keys) -> Found {
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let filled = fill(&writer);
+    let err = env.dir.path().join("client.err");
+    c.stdin(Stdio::piped()).stdout(writer).stderr(std::fs::File::create(&err).unwrap());
+    let mut child: Child = c.spawn().unwrap();
+    drop(c); // our copy of the pipe's write end: EOF comes when the client exits
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let pid = child.id();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !blocked_writing(pid) {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the client ended ({status}) before writing: {}", std::fs::read_to_string(&err).unwrap());
+        }
+        assert!(Instant::now() < deadline, "the client never blocked writing its answer");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    kill("-STOP", pid);
+    while state(pid) != 'T' {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let f = scan(pid, k);
+    kill("-CONT", pid);
+    let mut out = Vec::new();
+    reader.read_to_end(&mut out).unwrap();
+    let status = child.wait().unwrap();
+    let stdout = String::from_utf8_lossy(&out[filled..]);
+    assert!(status.success() && stdout.contains(KEY), "{status}: {}", std::fs::read_to_string(&err).unwrap());
+    f
+}
+
+fn markdown(rows: &[Row]) -> String {
+    let mut t = String::from(
+        "| process | stage | secret | passphrase | identity (text) | identity (32 bytes) | wrap key | file key | payload key |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let f = &r.found;
+        t.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.process,
+            r.stage,
+            f.secret.cell(),
+            f.passphrase.cell(),
+            f.identity_text.cell(),
+            f.identity.cell(),
+            f.wrap_key.cell(),
+            f.file_key.cell(),
+            f.payload_key.cell()
+        ));
+    }
+    t
+}
+
+fn report_path() -> std::path::PathBuf {
+    match std::env::var_os("CLAWKEEP_MEMORY_REPORT") {
+        Some(p) => p.into(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("memory-report.md"),
+    }
+}
+
+/// Copies of the secret, the passphrase, the identity and the payload keys in the service at each stage and in paused
+/// `resolve`/`get` processes, written as a markdown table to `$CLAWKEEP_MEMORY_REPORT` (default
+/// `target/memory-report.md`; `scripts/memory-report` puts it into docs/benchmarks.md). It asserts what SECURITY.md
+/// promises and writes the table only when every promise held.
+#[test]
+fn memory_report() {
+    if !scan_possible("memory_report") {
+        return;
+    }
+    let (env, k) = vault_with_key();
+    let svc = Service::start(&env, &[]);
+    let mut rows = Vec::new();
+    let service = "`serve`";
+
+    let o = svc.ck(&env, &["unlock"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    let f = scan(svc.pid(), &k);
+    assert_unlocked(&f, "after unlock");
+    rows.push(Row { process: service, stage: "after `clawkeep unlock`".into(), found: f });
+
+    hand_out(&svc, 1000);
+    let f = scan(svc.pid(), &k);
+    assert_unlocked(&f, "after hand-outs");
+    rows.push(Row { process: service, stage: "after 1,000 `get` hand-outs".into(), found: f });
+
+    let req = json!({"protocolVersion":1,"provider":"clawkeep","ids":["main/anthropic:default"]}).to_string();
+    let clients: [(&'static str, Command, &str); 3] = [
+        ("`resolve` through the service", svc.cmd(&env, &["resolve"]), &req),
+        ("`resolve` from the file store", env.cmd(&["resolve"]), &req),
+        ("`get` from the file store", env.cmd(&["get", "anthropic:default"]), ""),
+    ];
+    for (process, c, stdin) in clients {
+        let f = scan_paused_client(&env, c, stdin, &k);
+        eprintln!("{process}: {f:?}");
+        // It holds its answer, once, on its locked output buffer; no key material and no passphrase.
+        assert_eq!((f.secret.n(), f.secret.unlocked()), (1, 0), "{process}: one copy of the secret, locked: {f:?}");
+        for (what, h) in f.key_material().into_iter().chain([("passphrase", &f.passphrase)]) {
+            assert_eq!(h.n(), 0, "{process}: no copy of the {what} once the answer is built: {f:?}");
+        }
+        rows.push(Row { process, stage: "holding its answer, stopped in the write to stdout".into(), found: f });
+    }
+
+    let o = svc.ck(&env, &["lock"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    let f = scan(svc.pid(), &k);
+    assert_clean(&f, "after lock");
+    rows.push(Row { process: service, stage: "after `clawkeep lock`".into(), found: f });
+
+    let o = svc.ck(&env, &["unlock", "--ttl", "5s"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    hand_out(&svc, 100);
+    wait_for_ttl(&svc);
+    let f = scan(svc.pid(), &k);
+    assert_clean(&f, "after TTL expiry");
+    rows.push(Row { process: service, stage: "after TTL expiry (`unlock --ttl 5s`, 100 hand-outs)".into(), found: f });
+
+    let table = markdown(&rows);
+    eprintln!("{table}");
+    let path = report_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(&path, table).unwrap();
 }

@@ -9,6 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::service::Service;
 use common::{Env, setup_token};
 use serde_json::{Value, json};
 
@@ -299,27 +300,79 @@ fn faults_are_classified_and_never_hang() {
 #[test]
 fn with_the_service_running_the_probe_gets_its_secret_from_it_and_the_service_logs_it() {
     let env = env_with(&[("add", "openai", "openai:default", OPENAI_KEY)]);
-    let socket = env.dir.path().join("run").join("agent.sock");
-    let log = env.dir.path().join("serve.log");
-    let mut serve = env.cmd(&["serve", "--unlock"]);
-    serve.env("CLAWKEEP_SOCKET", &socket).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
-    serve.stderr(std::fs::File::create(&log).unwrap());
-    let mut child = serve.spawn().unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(&log).unwrap_or_default().contains("listening on") {
-        assert!(std::time::Instant::now() < deadline, "{}", std::fs::read_to_string(&log).unwrap());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let svc = Service::start(&env, &["--unlock"]);
     let s = StandIn::start(json_answer(200, r#"{"data":[]}"#));
     let base = format!("{}/v1", s.base);
-    let (code, v, _) = probe(&env, &[("OPENAI_BASE_URL", &base), ("CLAWKEEP_SOCKET", socket.to_str().unwrap())], &[]);
-    let _ = child.kill();
-    let _ = child.wait();
+    let (code, v, _) =
+        probe(&env, &[("OPENAI_BASE_URL", &base), ("CLAWKEEP_SOCKET", svc.socket.to_str().unwrap())], &[]);
     assert_eq!((code, class_of(&v, "openai:default")["class"].as_str()), (0, Some("valid")), "{v}");
     assert_eq!(s.seen()[0].header("authorization"), Some(format!("Bearer {OPENAI_KEY}").as_str()));
     let text = std::fs::read_to_string(env.ck().join("audit").join("access-000001.log")).unwrap();
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!((last["op"].as_str(), last["via"].as_str()), (Some("get"), Some("service")), "{last}");
     assert_eq!(last["who"]["cmdline"].as_array().unwrap()[1..4], [json!("models"), json!("status"), json!("--probe")]);
-    assert!(std::fs::read_to_string(&log).unwrap().contains("handed out"));
+    assert!(svc.log_text().contains("handed out"));
+}
+
+/// Whether `text` holds the secret or any 12-character piece of it.
+fn quotes(text: &str, secret: &str) -> bool {
+    let s = secret.as_bytes();
+    s.windows(12.min(s.len())).any(|w| text.as_bytes().windows(w.len()).any(|t| t == w))
+}
+
+#[test]
+fn the_probed_key_never_appears_in_the_output_even_when_the_provider_echoes_it() {
+    let token = setup_token("echo");
+    let env = env_with(&[
+        ("add", "openai", "openai:default", OPENAI_KEY),
+        ("paste-token", "anthropic", "anthropic:sub", &token),
+    ]);
+    let long = "x".repeat(140);
+    // Stand-ins that quote back what they were sent, in every place an answer has room for it.
+    let echoes = |k: &str| {
+        vec![
+            json_answer(400, &json!({"error":{"message":format!("Incorrect API key provided: {k}")}}).to_string()),
+            json_answer(500, &json!({"error":{"message":format!("{long} {k}")}}).to_string()),
+            json_answer(418, &json!({"error":format!("bad key {k}")}).to_string()),
+            json_answer(401, &json!({"error":{"message":format!("invalid key {k}")}}).to_string()),
+            Answer::Http(429, vec![("retry-after", k.to_string())], format!(r#"{{"error":"{k}"}}"#)),
+            Answer::Http(200, vec![("content-type", "text/plain".into()), ("x-echo", k.into())], k.to_string()),
+            Answer::Http(302, vec![("location", format!("/v1/models?key={k}"))], k.to_string()),
+            json_answer(400, &format!(r#"{{"error":{{"message":"only authorized for use with Claude Code: {k}"}}}}"#)),
+        ]
+    };
+    let mut classes = std::collections::BTreeSet::new();
+    for (profile, var, suffix, secret) in [
+        ("openai:default", "OPENAI_BASE_URL", "/v1", OPENAI_KEY),
+        ("anthropic:sub", "ANTHROPIC_BASE_URL", "", token.as_str()),
+    ] {
+        for answer in echoes(secret) {
+            let s = StandIn::start(answer);
+            let base = format!("{}{suffix}", s.base);
+            for json in [true, false] {
+                let mut args = vec!["models", "status", "--probe-profile", profile, "--probe-timeout", "2s"];
+                if json {
+                    args.push("--json");
+                }
+                let mut c = env.cmd(&args);
+                c.env(var, &base);
+                let o = common::run_cmd(&mut c, "");
+                assert!(matches!(o.code, 1 | 2), "{o:?}");
+                assert!(!quotes(&o.stdout, secret) && !quotes(&o.stderr, secret), "the probe printed the credential");
+                if json {
+                    let v: Value = serde_json::from_str(&o.stdout).unwrap();
+                    classes.insert(class_of(&v, profile)["class"].as_str().unwrap().to_string());
+                }
+            }
+            // The stand-in did get the credential, so an echo was possible.
+            assert!(s.seen().iter().all(|r| r.headers.iter().any(|(_, v)| v.contains(secret))));
+        }
+    }
+    // Every kind of answer that carries the provider's words was exercised.
+    for class in ["unexpected", "rejected", "rate_limited", "claude_code_only"] {
+        assert!(classes.contains(class), "{classes:?}");
+    }
+    for (path, bytes) in env.all_files() {
+        assert!(!quotes(&String::from_utf8_lossy(&bytes), OPENAI_KEY), "{}", path.display());
+    }
 }

@@ -6,80 +6,15 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::service::Service;
 use common::{Env, json, setup_token};
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-ant-api03-SERVICE-canary-key-0123456789abcdef";
-
-/// A running `clawkeep serve`, stopped (SIGTERM) on drop.
-struct Service {
-    child: Option<Child>,
-    socket: PathBuf,
-    log: PathBuf,
-}
-
-impl Service {
-    fn start(env: &Env, args: &[&str]) -> Service {
-        let socket = env.dir.path().join("run").join("agent.sock");
-        let log = env.dir.path().join(format!("serve-{}.log", std::process::id() as u64 + rand_suffix()));
-        let mut all = vec!["serve"];
-        all.extend_from_slice(args);
-        let mut c = env.cmd(&all);
-        c.env("CLAWKEEP_SOCKET", &socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let child = c.spawn().unwrap();
-        let s = Service { child: Some(child), socket, log };
-        s.wait_ready();
-        s
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.log_text().contains("listening on") && UnixStream::connect(&self.socket).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("service did not start: {}", self.log_text());
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn signal(&self, sig: &str) {
-        Command::new("kill").args([&format!("-{sig}"), &self.pid().to_string()]).status().unwrap();
-    }
-
-    fn stop(&mut self) -> std::process::ExitStatus {
-        self.signal("TERM");
-        self.child.take().unwrap().wait().unwrap()
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64
-}
 
 /// Send raw bytes, read one response line.
 fn raw(socket: &Path, frame: &[u8]) -> Value {
@@ -112,9 +47,7 @@ fn file_env() -> Env {
 
 /// CLI command aimed at the service's socket.
 fn ck(env: &Env, svc: &Service, args: &[&str], stdin: &str) -> common::Out {
-    let mut c = env.cmd(args);
-    c.env("CLAWKEEP_SOCKET", &svc.socket);
-    common::run_cmd(&mut c, stdin)
+    svc.ck(env, args, stdin)
 }
 
 fn resolve_req(ids: &[&str]) -> String {

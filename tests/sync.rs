@@ -13,18 +13,19 @@ use common::*;
 
 const CANARY: &str = "sk-ant-oat01-SYNC-CANARY-0123456789abcdefABCDEF0123456789abcdefABCDEF0123456789abcdef0000";
 
-fn git_env(c: &mut Command) {
-    c.env("GIT_AUTHOR_NAME", "test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
-        .env("GIT_COMMITTER_NAME", "test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
-        .env("GIT_CONFIG_NOSYSTEM", "1");
-}
+/// Who commits, and no system git configuration: for the test's own git commands and for every host.
+const GIT_ENV: [(&str, &str); 5] = [
+    ("GIT_AUTHOR_NAME", "test"),
+    ("GIT_AUTHOR_EMAIL", "test@example.invalid"),
+    ("GIT_COMMITTER_NAME", "test"),
+    ("GIT_COMMITTER_EMAIL", "test@example.invalid"),
+    ("GIT_CONFIG_NOSYSTEM", "1"),
+];
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let mut c = Command::new("git");
     c.arg("-C").arg(dir).args(["-c", "user.name=test", "-c", "user.email=test@example.invalid"]).args(args);
-    git_env(&mut c);
+    c.envs(GIT_ENV);
     let o = c.output().unwrap();
     assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -72,15 +73,7 @@ impl Remote {
 
 fn host() -> Env {
     let mut env = Env::new();
-    for (k, v) in [
-        ("GIT_AUTHOR_NAME", "test"),
-        ("GIT_AUTHOR_EMAIL", "test@example.invalid"),
-        ("GIT_COMMITTER_NAME", "test"),
-        ("GIT_COMMITTER_EMAIL", "test@example.invalid"),
-        ("GIT_CONFIG_NOSYSTEM", "1"),
-    ] {
-        env.extra_env.push((k.into(), v.into()));
-    }
+    env.extra_env.extend(GIT_ENV.map(|(k, v)| (k.to_string(), v.to_string())));
     env
 }
 
@@ -123,11 +116,30 @@ fn joiner(remote: &Remote, name: &str) -> (Env, String) {
     (h, cmd)
 }
 
+/// The arguments of the `clawkeep recipients add …` half of a joiner's printed command.
+fn add_args(cmd: &str) -> Vec<&str> {
+    cmd.split(" && ").next().unwrap().split_whitespace().skip(1).collect()
+}
+
 /// What a member runs for a joiner: the printed command, run through the binary.
 fn admit(member: &Env, cmd: &str) {
-    let words: Vec<&str> = cmd.split(" && ").next().unwrap().split_whitespace().skip(1).collect();
-    ok(member, &words, "");
+    ok(member, &add_args(cmd), "");
     ok(member, &["sync"], "");
+}
+
+/// The usual start: the first host, and hosts `names` joined, admitted by it and synced (each reads the secret).
+fn shared<const N: usize>(remote: &Remote, names: [&str; N]) -> (Env, [Env; N]) {
+    let a = first(remote);
+    let joined = names.map(|n| {
+        let (h, cmd) = joiner(remote, n);
+        admit(&a, &cmd);
+        h
+    });
+    for h in &joined {
+        ok(h, &["sync"], "");
+        assert_eq!(get(h, "anthropic:work").stdout, format!("{CANARY}\n"));
+    }
+    (a, joined)
 }
 
 fn no_canary_anywhere(remote: &Remote, hosts: &[&Env], canaries: &[&str]) {
@@ -208,13 +220,7 @@ fn three_hosts_join_and_read_after_sync() {
 #[test]
 fn a_removed_host_cannot_read_a_secret_added_afterwards() {
     let Some(remote) = remote() else { return };
-    let a = first(&remote);
-    let (b, cmd_b) = joiner(&remote, "b");
-    let (c, cmd_c) = joiner(&remote, "c");
-    admit(&a, &cmd_b);
-    admit(&a, &cmd_c);
-    ok(&c, &["sync"], "");
-    assert_eq!(get(&c, "anthropic:work").stdout, format!("{CANARY}\n"));
+    let (a, [b, c]) = shared(&remote, ["b", "c"]);
     let o = ok(&a, &["recipients", "remove", "c"], "");
     assert!(o.stderr.contains("may still hold what it read before") && o.stderr.contains("anthropic:work"), "{o:?}");
     ok(&a, &["sync"], "");
@@ -250,10 +256,7 @@ fn a_removed_host_cannot_read_a_secret_added_afterwards() {
 #[test]
 fn concurrent_additions_on_two_hosts_both_survive_sync() {
     let Some(remote) = remote() else { return };
-    let a = first(&remote);
-    let (b, cmd_b) = joiner(&remote, "b");
-    admit(&a, &cmd_b);
-    ok(&b, &["sync"], "");
+    let (a, [b]) = shared(&remote, ["b"]);
     let (from_a, from_b) = (setup_token("SYNC-SECRET-A"), setup_token("SYNC-SECRET-B"));
     // Both add before either syncs: the second sync meets a conflict in index.json and merges it.
     paste(&a, "anthropic:from-a", &from_a);
@@ -273,7 +276,7 @@ fn concurrent_additions_on_two_hosts_both_survive_sync() {
     assert!(!a.ck().join(".git/rebase-merge").exists() && !b.ck().join(".git/rebase-merge").exists());
     // A host added on one side while the other adds a secret: the merged secret is re-encrypted to the new host.
     let (c, cmd_c) = joiner(&remote, "c");
-    let words: Vec<&str> = cmd_c.split(" && ").next().unwrap().split_whitespace().skip(1).collect();
+    let words = add_args(&cmd_c);
     ok(&a, &words, "");
     let from_b2 = setup_token("SYNC-SECRET-B2");
     paste(&b, "anthropic:from-b2", &from_b2);
@@ -296,13 +299,7 @@ fn concurrent_additions_on_two_hosts_both_survive_sync() {
 #[test]
 fn a_rotation_on_one_host_reaches_the_others() {
     let Some(remote) = remote() else { return };
-    let a = first(&remote);
-    let (b, cmd_b) = joiner(&remote, "b");
-    let (c, cmd_c) = joiner(&remote, "c");
-    admit(&a, &cmd_b);
-    admit(&a, &cmd_c);
-    ok(&b, &["sync"], "");
-    ok(&c, &["sync"], "");
+    let (a, [b, c]) = shared(&remote, ["b", "c"]);
     let rotated = setup_token("SYNC-SECRET-ROTATED");
     paste(&c, "anthropic:work", &rotated);
     ok(&c, &["sync"], "");
@@ -345,7 +342,7 @@ fn an_interrupted_reencryption_resumes_without_loss() {
     }
     ok(&a, &["sync"], "");
     let (b, cmd_b) = joiner(&remote, "b");
-    let words: Vec<&str> = cmd_b.split(" && ").next().unwrap().split_whitespace().skip(1).collect();
+    let words = add_args(&cmd_b);
     // kill -9 once 3 of 8 files are re-encrypted (the command waits there on a test hook).
     let journal = a.ck().join("reseal.json");
     let mut child = a
@@ -405,10 +402,7 @@ fn an_interrupted_reencryption_resumes_without_loss() {
 #[test]
 fn a_conflict_outside_clawkeeps_files_stops_and_leaves_the_repository_to_git() {
     let Some(remote) = remote() else { return };
-    let a = first(&remote);
-    let (b, cmd_b) = joiner(&remote, "b");
-    admit(&a, &cmd_b);
-    ok(&b, &["sync"], "");
+    let (a, [b]) = shared(&remote, ["b"]);
     // The user keeps a file of their own in the repository, changed on both hosts.
     for (h, text) in [(&a, "from a\n"), (&b, "from b\n")] {
         std::fs::write(h.ck().join("NOTES"), text).unwrap();
@@ -463,7 +457,7 @@ fn many_secrets_show_a_progress_bar_on_a_terminal_and_none_without_one() {
     assert!(o.stdout.contains("re-encrypting") && o.stdout.contains("/25 secrets"), "{o:?}");
     // Without a terminal: no bar, just the count.
     let (_c, cmd_c) = joiner(&remote, "c");
-    let words: Vec<&str> = cmd_c.split(" && ").next().unwrap().split_whitespace().skip(1).collect();
+    let words = add_args(&cmd_c);
     let o = ok(&a, &words, "");
     assert!(!o.stderr.contains("re-encrypting") && o.stderr.contains("re-encrypted 25 secret file(s)"), "{o:?}");
     ok(&a, &["sync"], "");
@@ -526,10 +520,7 @@ fn bad_sync_and_join_requests_are_refused_clearly() {
 #[test]
 fn migrate_backups_stay_on_the_host_that_made_them() {
     let Some(remote) = remote() else { return };
-    let a = first(&remote);
-    let (b, cmd_b) = joiner(&remote, "b");
-    admit(&a, &cmd_b);
-    ok(&b, &["sync"], "");
+    let (a, [b]) = shared(&remote, ["b"]);
     // a migrates first, b later: each backup stays with its host.
     let a_file = serde_json::json!({"version":1,"profiles":{
         "groq:default":{"type":"api_key","provider":"groq","key":"gsk-SYNC-SECRET-A-MIGRATED"}
@@ -567,10 +558,7 @@ fn migrate_backups_stay_on_the_host_that_made_them() {
 #[test]
 fn a_secret_rotated_on_two_hosts_at_once_keeps_the_later_value() {
     let Some(remote) = remote() else { return };
-    let a = first(&remote);
-    let (b, cmd_b) = joiner(&remote, "b");
-    admit(&a, &cmd_b);
-    ok(&b, &["sync"], "");
+    let (a, [b]) = shared(&remote, ["b"]);
     let (on_a, on_b) = (setup_token("SYNC-SECRET-ROT-A"), setup_token("SYNC-SECRET-ROT-B"));
     paste(&a, "anthropic:work", &on_a);
     std::thread::sleep(std::time::Duration::from_millis(5));

@@ -52,11 +52,11 @@ pub fn get(paths: &Paths, agent: &str, profile_id: &str) -> Result<i32> {
     super::audit::handout(paths, "get", agent, profile_id, &secret)?;
     let secret = secret?;
     // The line is built on locked memory (zeroed when dropped) and written with one write(2), past std's buffer.
+    // The decrypted value is dropped (zeroed) before the write, which may block: only the locked copy waits.
     let bytes = secret.expose_secret().as_bytes();
     let mut line = clawkeep::memory::SecretBuf::new(bytes.len() + 1);
-    line.write_all(bytes)
-        .and_then(|()| line.write_all(b"\n"))
-        .and_then(|()| clawkeep::memory::write_stdout(line.as_slice()))
-        .map_err(|e| Error::io("<stdout>", "writing", e))?;
+    line.write_all(bytes).and_then(|()| line.write_all(b"\n")).map_err(|e| Error::io("<stdout>", "writing", e))?;
+    drop(secret);
+    clawkeep::memory::write_stdout(line.as_slice()).map_err(|e| Error::io("<stdout>", "writing", e))?;
     Ok(exit::OK)
 }

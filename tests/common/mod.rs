@@ -2,6 +2,8 @@
 //! D-Bus with gnome-keyring or a named kernel session keyring.
 #![allow(dead_code)]
 
+pub mod service;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
