@@ -1030,3 +1030,36 @@ fn lock_and_serve_help_say_what_the_service_does() {
     );
     assert!(text.contains("[default: 48]"), "{text}");
 }
+
+/// The service reuses what it read of the vault's files while they are unchanged: a profile added, a file made
+/// readable by others, or an index swapped for another is seen by the very next request, as a fresh open would.
+#[test]
+fn the_service_sees_every_change_to_the_vaults_files_at_the_next_request() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = file_env();
+    let svc = Service::start(&env, &[]);
+    assert_eq!(ck(&env, &svc, &["unlock"], "").code, 0);
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["values"]["main/anthropic:default"], KEY);
+    // A profile added while the service runs.
+    let other = "sk-ant-api03-SECONDKEY0123456789abcdefghijklmnopqrstuvwxyz";
+    let o = env.run(&["models", "auth", "add", "--provider", "anthropic", "--profile-id", "anthropic:two"], other);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(get(&svc.socket, "main/anthropic:two")["values"]["main/anthropic:two"], other);
+    // index.json made readable by others: refused, as a fresh open refuses it.
+    let index = env.ck().join("index.json");
+    std::fs::set_permissions(&index, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let r = get(&svc.socket, "main/anthropic:default");
+    assert_ne!(r["values"]["main/anthropic:default"], KEY, "{r}");
+    std::fs::set_permissions(&index, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(get(&svc.socket, "main/anthropic:default")["values"]["main/anthropic:default"], KEY);
+    // vault.json replaced by one of an unknown version (same size, same mtime second): refused at once.
+    let config = env.ck().join("vault.json");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let swapped = text.replacen("\"version\": 1", "\"version\": 7", 1);
+    assert_ne!(text, swapped, "{text}");
+    let tmp = env.ck().join("vault.json.new");
+    common::write_private(&tmp, &swapped);
+    std::fs::rename(&tmp, &config).unwrap();
+    let r = get(&svc.socket, "main/anthropic:default");
+    assert_ne!(r["values"]["main/anthropic:default"], KEY, "{r}");
+}
