@@ -320,7 +320,10 @@ pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<
     let file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     let backend = vault.map(|v| v.backend().to_string()).unwrap_or_else(|| "missing".into());
     let mut out = Vec::new();
+    // Profile ids listed so far: a profile found in several places is listed once, from the first.
+    let mut seen = std::collections::HashSet::new();
     for (pid, p) in file.profiles() {
+        seen.insert(pid.clone());
         let r = profile_ref(p);
         let plaintext = !crate::openclaw::auth_profiles::plaintext_fields(p).is_empty();
         let store = match &r {
@@ -351,7 +354,7 @@ pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<
     ] {
         let Ok(Some(st)) = sqlite::read(kind, &db) else { continue };
         for (pid, p) in st.profiles() {
-            if out.iter().any(|o| o.profile_id == *pid) {
+            if !seen.insert(pid.clone()) {
                 continue;
             }
             let r = profile_ref(p);
@@ -378,7 +381,7 @@ pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<
     if let Some(v) = vault {
         for (sid, e) in v.index.profiles_of(agent) {
             let pid = e.profile_id.clone().unwrap_or_default();
-            if out.iter().any(|o| o.profile_id == pid) {
+            if !seen.insert(pid.clone()) {
                 continue;
             }
             out.push(ListedProfile {

@@ -78,11 +78,12 @@ pub fn health_of(expires: Option<i64>, now: i64) -> Health {
 /// Status of every profile of `agent`.
 pub fn status(vault: Option<&Vault>, paths: &Paths, agent: &str, now: i64) -> Result<Vec<ProfileStatus>> {
     let listed = super::profile::list(vault, paths, agent, None)?;
+    let has = vault.map(Vault::has_many);
     Ok(listed
         .into_iter()
         .map(|p| {
             let present = match (&p.secret_id, p.store.as_str()) {
-                (Some(sid), _) => vault.is_some_and(|v| SecretId::parse(sid).is_ok_and(|id| v.has(&id))),
+                (Some(sid), _) => has.as_ref().is_some_and(|has| SecretId::parse(sid).is_ok_and(|id| has(&id))),
                 (None, "none") => false,
                 (None, _) => true,
             };

@@ -485,6 +485,21 @@ impl Vault {
             }
     }
 
+    /// [`has`](Self::has) for many ids at once: the file store's directory is listed once instead of one `stat`
+    /// per id (10,000 profiles: one `getdents` loop rather than 10,000 lookups).
+    /// Names in `secrets/` that are not regular files count as present here (reading them fails, and says why); a
+    /// directory that cannot be listed falls back to one `has` per id.
+    pub fn has_many(&self) -> impl Fn(&SecretId) -> bool + '_ {
+        let files: Option<std::collections::HashSet<SecretId>> = match &self.store {
+            Store::File(f) => f.list().ok().map(|ids| ids.into_iter().collect()),
+            Store::Keychain(_) => None,
+        };
+        move |id: &SecretId| match &files {
+            Some(set) => self.index.secrets.contains_key(id.as_str()) && set.contains(id),
+            None => self.has(id),
+        }
+    }
+
     /// Whether the store holds an item for `id` under this vault's name that the index does not list (left by an
     /// interrupted `add`, a lost index, or, for a vault without an id, another vault of the same user).
     pub fn holds_unindexed(&self, id: &SecretId) -> Result<bool> {
