@@ -76,18 +76,11 @@ async fn read_frame(stream: &mut UnixStream, buf: &mut SecretBuf) -> std::io::Re
     }
 }
 
-/// Write the access log's lines for an answer (on a blocking thread: it takes the log's file lock).
-async fn record(state: &State, entries: Vec<crate::audit::Entry>, peer: &Peer) -> crate::Result<()> {
-    let paths = state.paths.clone();
-    let who = peer.who.clone();
-    tokio::task::spawn_blocking(move || crate::audit::record(&paths, &entries, &who, &|w| log(format_args!("{w}"))))
-        .await
-        .unwrap_or_else(|e| Err(crate::Error::Audit(format!("the log writer failed: {e}"))))
-}
-
-/// Encode and send an answer; log and count what it hands out only once it is encoded, and once the access log has
-/// its lines (an answer whose lines cannot be written hands nothing out, unless `audit.json` says to warn).
-async fn send(state: &State, stream: &mut UnixStream, answer: Answer, out: &mut SecretBuf, peer: &Peer) -> bool {
+/// Make an answer ready to send, into `out`: log and count what it hands out only once it is encoded, and once the
+/// access log has its lines (an answer whose lines cannot be written hands nothing out, unless `audit.json` says to
+/// warn). Blocking (the log's file lock): called on the blocking thread that made the answer. `false` when nothing
+/// can be sent (the connection is closed).
+fn prepare(state: &State, answer: Answer, out: &mut SecretBuf, peer: &Peer) -> bool {
     let Answer { mut resp, mut handed_out, mut audit } = answer;
     // A `lock` (or expiry) that came while this answer was being made: file-store secrets do not leave.
     if let Some(h) = &handed_out
@@ -110,38 +103,61 @@ async fn send(state: &State, stream: &mut UnixStream, answer: Answer, out: &mut 
         }
     }
     if !audit.is_empty()
-        && let Err(e) = record(state, audit, peer).await
+        && let Err(e) = crate::audit::record(&state.paths, &audit, &peer.who, &|w| log(format_args!("{w}")))
     {
         log(format_args!("{e}"));
         if encoded && handed_out.is_some() {
             drop(resp);
             out.clear();
             log(format_args!("refused get to {peer}: AUDIT (the access log cannot be written)"));
-            if encode(&Response::fail(code::AUDIT, e.to_string()), out).is_err() {
-                return false;
-            }
-            let ok = matches!(timeout(state.config.client_timeout, stream.write_all(out.as_slice())).await, Ok(Ok(())));
-            out.clear();
-            return ok;
+            return encode(&Response::fail(code::AUDIT, e.to_string()), out).is_ok();
         }
     }
     if !encoded {
         drop(resp);
+        out.clear();
         if handed_out.is_some() {
             log(format_args!("refused get to {peer}: {} (the answer would exceed {MAX_FRAME} bytes)", code::TOO_LARGE));
         }
         let too_big =
             Response::fail(code::TOO_LARGE, format!("the answer would exceed {MAX_FRAME} bytes; ask for fewer ids"));
-        if encode(&too_big, out).is_err() {
-            return false;
-        }
+        return encode(&too_big, out).is_ok();
     } else if let Some(h) = handed_out {
         log(format_args!("handed out {} to {peer}", h.what));
         state.count_handed_out(h.count);
     }
+    true
+}
+
+/// Write what [`prepare`] put into `out`, then clear it; whether the client took it in time.
+async fn write_out(state: &State, stream: &mut UnixStream, out: &mut SecretBuf) -> bool {
     let ok = matches!(timeout(state.config.client_timeout, stream.write_all(out.as_slice())).await, Ok(Ok(())));
     out.clear();
     ok
+}
+
+/// [`prepare`] and [`write_out`] for an answer made on this task (`lock`, `status`, errors): one without access log
+/// lines is prepared here; one with them on a blocking thread.
+async fn send(state: &Arc<State>, stream: &mut UnixStream, answer: Answer, out: &mut SecretBuf, peer: &Peer) -> bool {
+    let ready = if answer.audit.is_empty() {
+        prepare(state, answer, out, peer)
+    } else {
+        let (st, p) = (state.clone(), peer.clone());
+        // Rare (a refusal that is logged): a one-page stand-in while the buffer is lent out.
+        let mut buf = std::mem::replace(out, SecretBuf::new(0));
+        let (buf, ready) = match tokio::task::spawn_blocking(move || {
+            let ready = prepare(&st, answer, &mut buf, &p);
+            (buf, ready)
+        })
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => return false,
+        };
+        *out = buf;
+        ready
+    };
+    ready && write_out(state, stream, out).await
 }
 
 /// An answer that holds no secret, sent without locked buffers.
@@ -231,7 +247,8 @@ async fn serve_control(state: &State, mut stream: UnixStream, peer: &Peer, permi
 /// Frames in and out until the client closes, misbehaves or times out.
 async fn serve_frames(state: &Arc<State>, mut stream: UnixStream, peer: &Peer, permit: OwnedSemaphorePermit) {
     let mut inbuf = SecretBuf::new(MAX_FRAME);
-    let mut out = SecretBuf::new(MAX_FRAME);
+    // Lent to the blocking thread that makes each answer, and given back with it.
+    let mut out = Some(SecretBuf::new(MAX_FRAME));
     loop {
         // Between requests, a silent client is closed as fast as one that never sent anything.
         if inbuf.is_empty() {
@@ -251,7 +268,8 @@ async fn serve_frames(state: &Arc<State>, mut stream: UnixStream, peer: &Peer, p
             Ok(Ok(Frame::TooLarge)) => {
                 log(format_args!("dropped {peer}: frame larger than {MAX_FRAME} bytes"));
                 let resp = Response::fail(code::TOO_LARGE, format!("frame larger than {MAX_FRAME} bytes"));
-                send(state, &mut stream, resp.into(), &mut out, peer).await;
+                let out = out.get_or_insert_with(|| SecretBuf::new(MAX_FRAME));
+                send(state, &mut stream, resp.into(), out, peer).await;
                 break;
             }
             Ok(Ok(Frame::Line(end))) => end,
@@ -265,16 +283,37 @@ async fn serve_frames(state: &Arc<State>, mut stream: UnixStream, peer: &Peer, p
             // `lock` and `status` never wait behind slow requests on the blocking pool.
             Ok(req) if matches!(req.op.as_str(), "lock" | "status") => handle(state, req, peer),
             Ok(req) => {
-                let st = state.clone();
-                let p = peer.clone();
-                tokio::task::spawn_blocking(move || handle(&st, req, &p)).await.unwrap_or_else(|_| {
-                    log(format_args!("refused a request from {peer}: {} (the handler failed)", code::INTERNAL));
-                    Response::fail(code::INTERNAL, "the request failed unexpectedly").into()
+                // One hop to the blocking pool: the answer is made, encoded and logged there.
+                inbuf.consume(end + 1);
+                let (st, p) = (state.clone(), peer.clone());
+                let mut buf = out.take().unwrap_or_else(|| SecretBuf::new(MAX_FRAME));
+                let done = tokio::task::spawn_blocking(move || {
+                    let ready = prepare(&st, handle(&st, req, &p), &mut buf, &p);
+                    (buf, ready)
                 })
+                .await;
+                let (mut buf, ready) = match done {
+                    Ok(r) => r,
+                    Err(_) => {
+                        // The buffer went down with the handler (and was zeroed as it was dropped).
+                        log(format_args!("refused a request from {peer}: {} (the handler failed)", code::INTERNAL));
+                        let mut buf = SecretBuf::new(MAX_FRAME);
+                        let failed: Answer = Response::fail(code::INTERNAL, "the request failed unexpectedly").into();
+                        let ready = prepare(state, failed, &mut buf, peer);
+                        (buf, ready)
+                    }
+                };
+                let sent = ready && write_out(state, &mut stream, &mut buf).await;
+                out = Some(buf);
+                if !sent {
+                    break;
+                }
+                continue;
             }
         };
         inbuf.consume(end + 1);
-        if !send(state, &mut stream, answer, &mut out, peer).await {
+        let out = out.get_or_insert_with(|| SecretBuf::new(MAX_FRAME));
+        if !send(state, &mut stream, answer, out, peer).await {
             break;
         }
     }
@@ -288,7 +327,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_answer_made_before_a_lock_is_not_sent_after_it() {
-        let state = State::for_tests();
+        let state = Arc::new(State::for_tests());
         let epoch = state.epoch();
         let mut values = std::collections::BTreeMap::new();
         values.insert("main/a:b".to_string(), zeroize::Zeroizing::new("sk-LOCKED-CANARY".to_string()));
