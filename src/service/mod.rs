@@ -68,6 +68,11 @@ pub fn log(msg: std::fmt::Arguments<'_>) {
     eprintln!("clawkeep serve: {msg}");
 }
 
+/// Threads that make answers (vault reads, decryption hand-offs, the access log, keychain calls). More only add
+/// context switches and memory on small machines: each keychain call has its own deadline, and `lock`/`status` never
+/// wait for these threads.
+const BLOCKING_THREADS: usize = 8;
+
 /// Run the service in the foreground until SIGINT/SIGTERM. With `unlock`, unwrap the file store's identity first.
 pub fn run(paths: Paths, config: Config, unlock: Option<SecretString>) -> Result<()> {
     // The service never starts another program: no core dumps, not even by raising the soft limit again.
@@ -81,7 +86,7 @@ pub fn run(paths: Paths, config: Config, unlock: Option<SecretString>) -> Result
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .max_blocking_threads(32)
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("starting the runtime: {e}")))?;
