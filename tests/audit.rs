@@ -4,13 +4,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 use common::Env;
+use common::service::Service;
 use serde_json::{Value, json};
 
 const KEY: &str = "sk-ant-api03-AUDIT-canary-key-0123456789abcdef";
@@ -223,50 +220,8 @@ fn concurrent_writers_lose_nothing() {
     assert_eq!(pids.len(), all.len(), "one line per process");
 }
 
-/// A running `clawkeep serve`, killed on drop.
-struct Service {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-}
-
-impl Service {
-    fn start(env: &Env) -> Service {
-        let socket = env.dir.path().join("run").join("agent.sock");
-        let log = env.dir.path().join("serve.log");
-        let mut c = env.cmd(&["serve", "--unlock"]);
-        c.env("CLAWKEEP_SOCKET", &socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let child = c.spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !(std::fs::read_to_string(&log).unwrap_or_default().contains("listening on")
-            && UnixStream::connect(&socket).is_ok())
-        {
-            assert!(Instant::now() < deadline, "service did not start: {}", std::fs::read_to_string(&log).unwrap());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Service { child, socket, log }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn call(socket: &Path, req: Value) -> Value {
-    let mut s = UnixStream::connect(socket).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut f = serde_json::to_vec(&req).unwrap();
-    f.push(b'\n');
-    s.write_all(&f).unwrap();
-    let mut line = String::new();
-    BufReader::new(s).read_line(&mut line).unwrap();
-    serde_json::from_str(&line).unwrap()
+    common::service::call_on(socket, req)
 }
 
 /// `sh -c '<clawkeep> resolve; true'` (the `; true` keeps the shell from exec'ing clawkeep in its place), as OpenClaw
@@ -323,7 +278,7 @@ fn a_resolve_run_by_a_shell_names_the_shell_directly_and_through_the_service() {
     let o = env.run(&["models", "status"], "");
     assert!(o.stdout.contains("LAST USED") && o.stdout.contains(&format!("{sh}[")), "{o:?}");
     // Through the service: the service writes the line, naming the resolve peer and its parent, the shell.
-    let svc = Service::start(&env);
+    let svc = Service::start(&env, &["--unlock"]);
     let o = resolve_from_sh(&env, Some(&svc.socket));
     assert!(o.stdout.contains(KEY), "{o:?}");
     let last = lines(&env).pop().unwrap();

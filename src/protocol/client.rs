@@ -9,6 +9,9 @@ use super::wire::{MAX_FRAME, Request, Response, encode, frame_end};
 use crate::error::{Error, Result};
 use crate::memory::SecretBuf;
 
+/// The buffer a call starts with: one page.
+const SMALL_FRAME: usize = 4096;
+
 /// A connection to the service.
 pub struct Client {
     stream: UnixStream,
@@ -47,8 +50,13 @@ impl Client {
 
     /// Send one request and read its response.
     pub fn call(&mut self, req: &Request) -> Result<Response> {
-        let mut buf = SecretBuf::new(MAX_FRAME);
-        encode(req, &mut buf).map_err(|_| Error::InvalidInput(format!("request larger than {MAX_FRAME} bytes")))?;
+        // Most requests and answers are a few hundred bytes: start with one locked page, and move to a whole frame's
+        // worth only when one does not fit (the page is zeroed as it is dropped).
+        let mut buf = SecretBuf::new(SMALL_FRAME);
+        if encode(req, &mut buf).is_err() {
+            buf = SecretBuf::new(MAX_FRAME);
+            encode(req, &mut buf).map_err(|_| Error::InvalidInput(format!("request larger than {MAX_FRAME} bytes")))?;
+        }
         // A service that refuses at once (BUSY) answers and closes before reading the request: the write may fail,
         // but its answer is waiting to be read, and says more than "connection lost".
         let written = self.stream.write_all(buf.as_slice());
@@ -60,7 +68,13 @@ impl Client {
                 });
             }
             if buf.spare().is_empty() {
-                return Err(Error::Service("the vault service sent an oversized answer".into()));
+                if buf.as_slice().len() >= MAX_FRAME {
+                    return Err(Error::Service("the vault service sent an oversized answer".into()));
+                }
+                let mut big = SecretBuf::new(MAX_FRAME);
+                std::io::Write::write_all(&mut big, buf.as_slice())
+                    .map_err(|_| Error::Service("the vault service sent an oversized answer".into()))?;
+                buf = big;
             }
             let n = match self.stream.read(buf.spare()) {
                 Ok(n) => n,
@@ -116,5 +130,65 @@ mod tests {
         let r = c.call(&Request::new("status")).unwrap();
         assert!(!r.ok);
         assert_eq!(r.error.unwrap().code, "BUSY");
+    }
+
+    /// A call starts with a one-page buffer: an answer larger than that (to a small request) and a request larger
+    /// than that go through whole, in pieces of any size; an answer larger than a frame is refused.
+    #[test]
+    fn requests_and_answers_larger_than_the_first_buffer_go_through_whole() {
+        use std::io::{BufRead, BufReader};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let ids: Vec<String> = (0..200).map(|i| format!("main/anthropic:profile-{i:04}-{}", "x".repeat(40))).collect();
+        let all = ids.clone();
+        let server = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            let mut r = BufReader::new(&s);
+            let answer = |ids: &[String]| {
+                let values: std::collections::BTreeMap<String, zeroize::Zeroizing<String>> =
+                    ids.iter().map(|id| (id.clone(), zeroize::Zeroizing::new(format!("value-of-{id}")))).collect();
+                let resp = super::super::wire::Response { values: Some(values), ..super::super::wire::Response::ok() };
+                let mut frame = serde_json::to_vec(&resp).unwrap();
+                frame.push(b'\n');
+                frame
+            };
+            // 1: a one-id request, answered with 200 values, in small pieces.
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            let frame = answer(&all);
+            assert!(frame.len() > 3 * SMALL_FRAME, "{}", frame.len());
+            for piece in frame.chunks(1000) {
+                (&s).write_all(piece).unwrap();
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            // 2: a request of 200 ids arrives whole; one value back.
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            let req: Request = serde_json::from_str(&line).unwrap();
+            assert_eq!(req.ids, all, "the request arrived whole");
+            (&s).write_all(&answer(&all[..1])).unwrap();
+            // 3: an answer larger than a frame.
+            line.clear();
+            r.read_line(&mut line).unwrap();
+            (&s).write_all(&vec![b'x'; MAX_FRAME + 10]).unwrap();
+        });
+        let mut c = Client::connect(&path, Duration::from_secs(5)).unwrap().unwrap();
+        let mut one = Request::new("get");
+        one.ids = vec![ids[0].clone()];
+        let values = c.call(&one).unwrap().values.unwrap();
+        assert_eq!(values.len(), 200);
+        for id in &ids {
+            assert_eq!(values[id].as_str(), format!("value-of-{id}"));
+        }
+        let mut many = Request::new("get");
+        many.ids = ids.clone();
+        assert_eq!(c.call(&many).unwrap().values.unwrap().len(), 1);
+        let err = match c.call(&Request::new("status")) {
+            Ok(_) => panic!("an answer larger than a frame was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("oversized"), "{err}");
+        server.join().unwrap();
     }
 }

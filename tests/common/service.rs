@@ -66,14 +66,7 @@ impl Service {
 
     /// One request on a fresh connection; its one-line answer.
     pub fn call(&self, req: Value) -> Value {
-        let mut s = UnixStream::connect(&self.socket).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut f = serde_json::to_vec(&req).unwrap();
-        f.push(b'\n');
-        s.write_all(&f).unwrap();
-        let mut line = String::new();
-        BufReader::new(s).read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line:?}"))
+        call_on(&self.socket, req)
     }
 
     /// The CLI aimed at this service's socket.
@@ -100,4 +93,16 @@ impl Drop for Service {
             let _ = c.wait();
         }
     }
+}
+
+/// One request on a fresh connection to `socket`; its one-line answer.
+pub fn call_on(socket: &std::path::Path, req: Value) -> Value {
+    let mut s = UnixStream::connect(socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut f = serde_json::to_vec(&req).unwrap();
+    f.push(b'\n');
+    s.write_all(&f).unwrap();
+    let mut line = String::new();
+    BufReader::new(s).read_line(&mut line).unwrap();
+    serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line:?}"))
 }
