@@ -500,3 +500,78 @@ fn profiles_openclaw_holds_only_in_sqlite_are_listed_as_such() {
     no_canary(&o, &[&token]);
     assert!(o.stdout.contains("anthropic:manual") && o.stdout.contains("plaintext"), "{o:?}");
 }
+
+fn agent_doc(db: &std::path::Path) -> Value {
+    let c = Connection::open(db).unwrap();
+    let doc: String =
+        c.query_row("SELECT store_json FROM auth_profile_store WHERE store_key = 'primary'", [], |r| r.get(0)).unwrap();
+    serde_json::from_str(&doc).unwrap()
+}
+
+#[test]
+fn add_on_the_sqlite_layout_writes_the_ref_through_apply_and_remove_takes_openclaws_copy_out() {
+    let (env, token, _) = seeded("write");
+    let o = env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI);
+    assert_eq!(o.code, 0, "{o:?}");
+    no_canary(&o, &[OPENAI, &token]);
+    assert!(o.stdout.contains("written through `openclaw secrets apply`"), "{o:?}");
+    assert!(!env.auth_profiles().exists(), "a legacy auth-profiles.json was written for doctor --fix to import");
+    let log = std::fs::read_to_string(env.dir.path().join("openclaw.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines[0].contains("--dry-run") && lines[0].contains("--allow-exec"), "dry run first: {log}");
+    assert!(!lines[1].contains("--dry-run") && lines[1].contains("--allow-exec"), "{log}");
+    let plan: Value = serde_json::from_slice(&std::fs::read(env.ck().join("openclaw-apply-plan.json")).unwrap()).unwrap();
+    assert_eq!(
+        plan["targets"],
+        json!([{"type": "auth-profiles.api_key.key", "path": "profiles.openai:default.key",
+                "pathSegments": ["profiles", "openai:default", "key"], "agentId": "main", "authProfileProvider": "openai",
+                "ref": {"source": "exec", "provider": "clawkeep", "id": "main/openai:default"}}]),
+        "{plan}"
+    );
+    let db = env.agent_dir("main").join("openclaw-agent.sqlite");
+    assert_eq!(
+        agent_doc(&db)["profiles"]["openai:default"]["keyRef"],
+        json!({"source": "exec", "provider": "clawkeep", "id": "main/openai:default"})
+    );
+    assert_eq!(env.run(&["get", "openai:default"], "").stdout.trim(), OPENAI);
+    // The same profile again is refused (OpenClaw's store has it), without a second apply.
+    let o = env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI);
+    assert_ne!(o.code, 0, "{o:?}");
+    // This stand-in has no `models auth logout` (as 2026.7.33): the ref goes in one transaction, then the secret.
+    let o = env.run(&["models", "auth", "remove", "openai:default"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("Removed OpenClaw's copy"), "{o:?}");
+    assert!(agent_doc(&db)["profiles"].get("openai:default").is_none(), "{}", agent_doc(&db));
+    assert_ne!(env.run(&["get", "openai:default"], "").code, 0);
+    // The shared store's plaintext token (not clawkeep's) was not touched.
+    assert!(db_files(&env.state.join("state/openclaw.sqlite")).windows(token.len()).any(|w| w == token.as_bytes()));
+}
+
+#[test]
+fn a_failed_apply_on_add_leaves_no_secret_in_the_vault_and_no_legacy_file() {
+    let (env, token, db) = seeded("fail");
+    let before = db_files(&db);
+    let o = env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI);
+    assert_eq!(o.code, 80, "{o:?}");
+    assert!(o.stderr.contains("simulated apply failure") && o.stderr.contains("nothing was stored"), "{o:?}");
+    no_canary(&o, &[OPENAI, &token]);
+    let index = std::fs::read_to_string(env.ck().join("index.json")).unwrap();
+    assert!(!index.contains("openai:default"), "a secret whose ref was never written stayed in the vault: {index}");
+    assert_ne!(env.run(&["get", "openai:default"], "").code, 0);
+    assert!(!env.auth_profiles().exists());
+    assert_eq!(db_files(&db), before);
+}
+
+#[test]
+fn add_on_the_sqlite_layout_without_openclaw_writes_auth_profiles_json_and_says_so() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    shared_store(&env, &token_doc(&setup_token("NOBIN")), true);
+    env.extra_env.push(("PATH".into(), "/usr/bin:/bin".into()));
+    let o = env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stderr.contains("`openclaw` is not on PATH"), "{o:?}");
+    assert!(o.stderr.contains("openclaw doctor --fix"), "{o:?}");
+    assert!(std::fs::read_to_string(env.auth_profiles()).unwrap().contains("main/openai:default"));
+}
