@@ -96,6 +96,30 @@ trc=0; timeout 180 "$OPENCLAW" agent --local --agent main -m "say ok" --json >"$
 echo "    agent turn: exit $trc, headers seen: $(cut -d: -f1 "$T/requests.log" 2>/dev/null | sort | uniq -c | xargs)"
 check "a real agent turn sent the vault's token to the stand-in" "grep -qF -- '$TOKEN' '$T/requests.log'"
 rm -f "$T/requests.log"
+
+# New profiles on the SQLite layout: clawkeep's paste-token and add write the ref through `openclaw secrets apply`
+# (no legacy auth-profiles.json for `openclaw doctor --fix` to import); remove takes OpenClaw's copy out too.
+TOKEN2="sk-ant-oat01-CUSTODYcanarySECOND$(printf 'S%.0s' $(seq 1 80))"
+KEY2="sk-proj-CUSTODYcanaryADDED0123456789abcdef"
+set +e
+printf '%s' "$TOKEN2" | "$BIN" models auth paste-token --provider anthropic --profile-id anthropic:second >"$T/paste2.out" 2>"$T/paste2.err"; p2rc=$?
+printf '%s' "$KEY2" | "$BIN" models auth add --provider openai --profile-id openai:added >"$T/add2.out" 2>"$T/add2.err"; a2addrc=$?
+set -e
+check "clawkeep paste-token and add succeed through openclaw secrets apply" "[ $p2rc = 0 ] && [ $a2addrc = 0 ] && grep -q 'openclaw secrets apply' '$T/paste2.out' && grep -q 'openclaw secrets apply' '$T/add2.out'"
+check "no legacy auth-profiles.json was written" "[ ! -e '$S/agents/main/agent/auth-profiles.json' ]"
+"$OPENCLAW" models status --json >"$T/status2.json" 2>/dev/null || true
+check "openclaw models status lists the new profiles as clawkeep refs" "grep -q 'anthropic:second=token:ref(exec:main/anthropic:second)' '$T/status2.json' && grep -q 'openai:added=ref(exec:main/openai:added)' '$T/status2.json'"
+"$OPENCLAW" secrets audit --allow-exec --json >"$T/oc-audit2.json" 2>/dev/null || true
+check "openclaw secrets audit after paste-token/add: no PLAINTEXT_FOUND, no unresolved ref" "python3 -c 'import json,sys;d=json.load(open(\"$T/oc-audit2.json\"));sys.exit(1 if any(f[\"code\"] in (\"PLAINTEXT_FOUND\",\"REF_UNRESOLVED\") for f in d[\"findings\"]) or d[\"status\"]==\"unresolved\" or d[\"resolution\"][\"refsChecked\"] < 3 else 0)'"
+set +e
+"$BIN" models auth remove openai:added >"$T/remove2.out" 2>"$T/remove2.err"; r2rc=$?
+set -e
+cat "$T/remove2.out" | sed 's/^/    /'
+check "clawkeep models auth remove removed OpenClaw's copy too" "[ $r2rc = 0 ] && grep -q \"Removed OpenClaw's copy\" '$T/remove2.out'"
+"$OPENCLAW" models status --json >"$T/status3.json" 2>/dev/null || true
+check "openclaw models status no longer lists the removed profile, still lists the other" "! grep -q 'openai:added' '$T/status3.json' && grep -q 'ref(exec:main/anthropic:second)' '$T/status3.json'"
+"$OPENCLAW" secrets audit --allow-exec --json >"$T/oc-audit3.json" 2>/dev/null || true
+check "openclaw secrets audit after remove: no unresolved ref" "python3 -c 'import json,sys;d=json.load(open(\"$T/oc-audit3.json\"));sys.exit(1 if any(f[\"code\"] in (\"PLAINTEXT_FOUND\",\"REF_UNRESOLVED\") for f in d[\"findings\"]) or d[\"status\"]==\"unresolved\" else 0)'"
 check "clawkeep audit: no plaintext credential left on the surface" "! grep -q PLAINTEXT_FOUND '$T/audit2.json'"
 check "no canary in any clawkeep output" "! grep -q CUSTODYcanary '$T'/*.out '$T'/*.err '$T'/*.json"
 check "clawkeep audit --residue: nothing left" "[ $a2rc = 0 ]"
