@@ -56,10 +56,12 @@ set +e
 set -e
 check "migrate --dry-run lists the SQLite token and the config key, without values" "[ $mdrc = 0 ] && grep -q 'would-move.*anthropic:manual' '$T/dry.out' && grep -q 'would-move.*models.providers.openai.apiKey' '$T/dry.out'"
 set +e
-"$BIN" migrate >"$T/migrate.out" 2>&1; mrc=$?
+"$BIN" migrate >"$T/migrate-refused.out" 2>&1; mref=$?
+"$BIN" migrate --accept-no-undo >"$T/migrate.out" 2>&1; mrc=$?
 set -e
 cat "$T/migrate.out" | sed 's/^/    /'
-check "clawkeep migrate succeeded" "[ $mrc = 0 ]"
+check "clawkeep migrate refuses first: --undo could not put the apply moves back (nothing changed)" "[ $mref = 65 ] && grep -q 'accept-no-undo' '$T/migrate-refused.out' && grep -qa CUSTODYcanary '$STORE'*"
+check "clawkeep migrate --accept-no-undo succeeded" "[ $mrc = 0 ]"
 case "$STORE" in */state/openclaw.sqlite)
   check "the shared store's plaintext was cleared" "grep -q 'cleared the plaintext of anthropic:manual' '$T/migrate.out'" ;;
 esac
