@@ -456,6 +456,14 @@ fn residue_scan(paths: &Paths, v: &Vault, scan: &Scan, findings: &mut Vec<Findin
         .filter(|l| matches!(l.held, Held::Plaintext(_)) && l.store != "shared-sqlite" && l.store != "agent-sqlite")
         .map(|l| l.file.as_path())
         .collect();
+    // One automaton for every value: each file is read once and searched once, whatever the number of values (a
+    // search per value cost values x bytes: 30 s for 200 values over 5.6 MB in a debug build).
+    let Ok(ac) = aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::Standard)
+        .build(values.iter().map(|(_, s)| s.expose_secret().as_bytes()))
+    else {
+        return;
+    };
     let mut stack = vec![paths.state_dir.clone()];
     let ck = std::fs::canonicalize(&v.files.secrets).unwrap_or_else(|_| v.files.secrets.clone());
     while let Some(dir) = stack.pop() {
@@ -485,31 +493,34 @@ fn residue_scan(paths: &Paths, v: &Vault, scan: &Scan, findings: &mut Vec<Findin
             let sqlite_family = [".sqlite", ".sqlite-wal", ".sqlite-journal", ".sqlite-shm", ".db", ".db-wal"]
                 .iter()
                 .any(|s| name.ends_with(s));
-            for (sid, s) in &values {
-                let needle = s.expose_secret().as_bytes();
-                if let Some(off) = find(&bytes, needle) {
-                    let (code, fix) = if sqlite_family {
-                        (
-                            "SQLITE_RESIDUE",
-                            "old bytes stay in free pages and the WAL after rows change: stop OpenClaw, then run `sqlite3 <file> 'PRAGMA wal_checkpoint(TRUNCATE); VACUUM;'`",
-                        )
-                    } else {
-                        (
-                            "FILE_RESIDUE",
-                            "delete the file if it is a stale copy (backup, archive, log), or migrate its credentials",
-                        )
-                    };
-                    findings.push(Finding {
-                        code,
-                        severity: "error",
-                        file: p.clone(),
-                        json_path: Some(format!("byte offset {off}")),
-                        message: format!("holds the value of `{sid}` (which clawkeep holds) in plaintext"),
-                        fix: Some(fix.into()),
-                        provider: None,
-                        profile_id: None,
-                    });
-                }
+            // The first offset of each value in this file.
+            let mut first: BTreeMap<usize, usize> = BTreeMap::new();
+            for m in ac.find_overlapping_iter(&bytes[..]) {
+                first.entry(m.pattern().as_usize()).or_insert(m.start());
+            }
+            for (i, off) in first {
+                let sid = &values[i].0;
+                let (code, fix) = if sqlite_family {
+                    (
+                        "SQLITE_RESIDUE",
+                        "old bytes stay in free pages and the WAL after rows change: stop OpenClaw, then run `sqlite3 <file> 'PRAGMA wal_checkpoint(TRUNCATE); VACUUM;'`",
+                    )
+                } else {
+                    (
+                        "FILE_RESIDUE",
+                        "delete the file if it is a stale copy (backup, archive, log), or migrate its credentials",
+                    )
+                };
+                findings.push(Finding {
+                    code,
+                    severity: "error",
+                    file: p.clone(),
+                    json_path: Some(format!("byte offset {off}")),
+                    message: format!("holds the value of `{sid}` (which clawkeep holds) in plaintext"),
+                    fix: Some(fix.into()),
+                    provider: None,
+                    profile_id: None,
+                });
             }
         }
     }
