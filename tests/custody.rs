@@ -370,7 +370,7 @@ fn db_files(db: &std::path::Path) -> Vec<u8> {
 fn a_failed_apply_leaves_no_secret_in_the_vault_and_the_stores_unchanged() {
     let (env, token, db) = seeded("fail");
     let before = db_files(&db);
-    let o = env.run(&["migrate"], "");
+    let o = env.run(&["migrate", "--accept-no-undo"], "");
     assert_eq!(o.code, 80, "{o:?}");
     assert!(o.stderr.contains("simulated apply failure"), "{o:?}");
     assert!(o.stderr.contains("OpenClaw 2026.9.6 (fake)") && o.stderr.contains("nothing was moved"), "{o:?}");
@@ -386,7 +386,7 @@ fn a_failed_apply_leaves_no_secret_in_the_vault_and_the_stores_unchanged() {
 fn the_shared_store_is_cleared_only_once_the_per_agent_store_holds_the_ref() {
     // OpenClaw says it changed something but wrote no ref: the plaintext stays, the secret stays in the vault.
     let (env, token, db) = seeded("noop");
-    let o = env.run(&["migrate"], "");
+    let o = env.run(&["migrate", "--accept-no-undo"], "");
     assert_eq!(o.code, 0, "{o:?}");
     assert!(o.stdout.contains("ref-written-plaintext-left"), "{o:?}");
     assert!(
@@ -400,7 +400,7 @@ fn the_shared_store_is_cleared_only_once_the_per_agent_store_holds_the_ref() {
     // OpenClaw's config writer's backups: one holding the value about to move, one not.
     write_private(&env.state.join("openclaw.json.bak"), &format!("{{\"old\": \"{token}\"}}"));
     write_private(&env.state.join("openclaw.json.bak.1"), "{}");
-    let o = env.run(&["migrate", "--json"], "");
+    let o = env.run(&["migrate", "--json", "--accept-no-undo"], "");
     assert_eq!(o.code, 0, "{o:?}");
     no_canary(&o, &[&token]);
     let v: Value = serde_json::from_str(&o.stdout).unwrap();
@@ -499,4 +499,284 @@ fn profiles_openclaw_holds_only_in_sqlite_are_listed_as_such() {
     let o = env.run(&["models", "status", "--json"], "");
     no_canary(&o, &[&token]);
     assert!(o.stdout.contains("anthropic:manual") && o.stdout.contains("plaintext"), "{o:?}");
+}
+
+fn agent_doc(db: &std::path::Path) -> Value {
+    let c = Connection::open(db).unwrap();
+    let doc: String =
+        c.query_row("SELECT store_json FROM auth_profile_store WHERE store_key = 'primary'", [], |r| r.get(0)).unwrap();
+    serde_json::from_str(&doc).unwrap()
+}
+
+#[test]
+fn add_on_the_sqlite_layout_writes_the_ref_through_apply_and_remove_takes_openclaws_copy_out() {
+    let (env, token, _) = seeded("write");
+    let o = env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI);
+    assert_eq!(o.code, 0, "{o:?}");
+    no_canary(&o, &[OPENAI, &token]);
+    assert!(o.stdout.contains("written through `openclaw secrets apply`"), "{o:?}");
+    assert!(!env.auth_profiles().exists(), "a legacy auth-profiles.json was written for doctor --fix to import");
+    let log = std::fs::read_to_string(env.dir.path().join("openclaw.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(lines[0].contains("--dry-run") && lines[0].contains("--allow-exec"), "dry run first: {log}");
+    assert!(!lines[1].contains("--dry-run") && lines[1].contains("--allow-exec"), "{log}");
+    let plan: Value =
+        serde_json::from_slice(&std::fs::read(env.ck().join("openclaw-apply-plan.json")).unwrap()).unwrap();
+    assert_eq!(
+        plan["targets"],
+        json!([{"type": "auth-profiles.api_key.key", "path": "profiles.openai:default.key",
+                "pathSegments": ["profiles", "openai:default", "key"], "agentId": "main", "authProfileProvider": "openai",
+                "ref": {"source": "exec", "provider": "clawkeep", "id": "main/openai:default"}}]),
+        "{plan}"
+    );
+    let db = env.agent_dir("main").join("openclaw-agent.sqlite");
+    assert_eq!(
+        agent_doc(&db)["profiles"]["openai:default"]["keyRef"],
+        json!({"source": "exec", "provider": "clawkeep", "id": "main/openai:default"})
+    );
+    assert_eq!(env.run(&["get", "openai:default"], "").stdout.trim(), OPENAI);
+    // The same profile again is refused (OpenClaw's store has it), without a second apply.
+    let o = env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI);
+    assert_ne!(o.code, 0, "{o:?}");
+    // This stand-in has no `models auth logout` (as 2026.7.33): the ref goes in one transaction, then the secret.
+    let o = env.run(&["models", "auth", "remove", "openai:default"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stdout.contains("Removed OpenClaw's copy"), "{o:?}");
+    assert!(agent_doc(&db)["profiles"].get("openai:default").is_none(), "{}", agent_doc(&db));
+    assert_ne!(env.run(&["get", "openai:default"], "").code, 0);
+    // The shared store's plaintext token (not clawkeep's) was not touched.
+    assert!(db_files(&env.state.join("state/openclaw.sqlite")).windows(token.len()).any(|w| w == token.as_bytes()));
+}
+
+#[test]
+fn a_failed_apply_on_add_leaves_no_secret_in_the_vault_and_no_legacy_file() {
+    let (env, token, db) = seeded("fail");
+    let before = db_files(&db);
+    let o = env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI);
+    assert_eq!(o.code, 80, "{o:?}");
+    assert!(o.stderr.contains("simulated apply failure") && o.stderr.contains("nothing was stored"), "{o:?}");
+    no_canary(&o, &[OPENAI, &token]);
+    let index = std::fs::read_to_string(env.ck().join("index.json")).unwrap();
+    assert!(!index.contains("openai:default"), "a secret whose ref was never written stayed in the vault: {index}");
+    assert_ne!(env.run(&["get", "openai:default"], "").code, 0);
+    assert!(!env.auth_profiles().exists());
+    assert_eq!(db_files(&db), before);
+}
+
+#[test]
+fn add_on_the_sqlite_layout_without_openclaw_writes_auth_profiles_json_and_says_so() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    shared_store(&env, &token_doc(&setup_token("NOBIN")), true);
+    env.extra_env.push(("PATH".into(), "/usr/bin:/bin".into()));
+    let o = env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI);
+    assert_eq!(o.code, 0, "{o:?}");
+    assert!(o.stderr.contains("`openclaw` is not on PATH"), "{o:?}");
+    assert!(o.stderr.contains("openclaw doctor --fix"), "{o:?}");
+    assert!(std::fs::read_to_string(env.auth_profiles()).unwrap().contains("main/openai:default"));
+}
+
+#[test]
+fn migrate_refuses_before_moving_what_undo_cannot_restore_unless_accepted() {
+    let (env, token, db) = seeded("write");
+    let before = db_files(&db);
+    let o = env.run(&["migrate"], "");
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("could not put these back in plaintext"), "{o:?}");
+    assert!(o.stderr.contains(&format!("{} profiles.anthropic:manual.token", db.display())), "{o:?}");
+    assert!(o.stderr.contains("--accept-no-undo") && o.stderr.contains("Nothing was changed"), "{o:?}");
+    no_canary(&o, &[&token]);
+    assert_eq!(db_files(&db), before, "the store changed although migrate refused");
+    assert!(!std::path::Path::new(&env.dir.path().join("openclaw.log")).exists(), "OpenClaw's apply ran");
+    assert!(!std::fs::read_to_string(env.ck().join("index.json")).unwrap().contains("anthropic:manual"));
+    // A dry run needs no consent; the explicit flag moves it.
+    assert_eq!(env.run(&["migrate", "--dry-run"], "").code, 0);
+    let o = env.run(&["migrate", "--accept-no-undo"], "");
+    assert_eq!(o.code, 0, "{o:?}");
+    assert_eq!(env.run(&["get", "anthropic:manual"], "").stdout.trim(), token);
+    // --undo says what it does not restore.
+    let o = env.run(&["migrate", "--undo"], "");
+    assert!(o.stderr.contains("not restored by --undo") || o.stderr.contains("no migration backup"), "{o:?}");
+}
+
+#[test]
+fn audit_reports_linked_files_where_credentials_are_expected() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    std::fs::create_dir_all(env.agent_dir("main")).unwrap();
+    let elsewhere = env.dir.path().join("elsewhere.json");
+    write_private(&elsewhere, "{\"version\":1,\"profiles\":{}}");
+    std::os::unix::fs::symlink(&elsewhere, env.auth_profiles()).unwrap();
+    let env_file = env.state.join(".env");
+    write_private(&env_file, "# nothing\n");
+    std::fs::hard_link(&env_file, env.dir.path().join("env-copy")).unwrap();
+    let (o, v) = audit_json(&env, &[]);
+    assert_eq!(o.code, 1, "{o:?}");
+    let linked: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "LINKED_FILE")
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert!(linked.contains(&env.auth_profiles().to_str().unwrap()), "{v}");
+    assert!(linked.contains(&env_file.to_str().unwrap()), "{v}");
+    assert_eq!(linked.len(), 2, "{v}");
+}
+
+#[test]
+fn audit_reports_expired_and_expiring_tokens_in_the_sqlite_stores() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let r = |id: &str| json!({"source": "exec", "provider": "clawkeep", "id": id});
+    agent_store(
+        &env,
+        "main",
+        &json!({"version": 1, "profiles": {
+            "anthropic:old": {"type": "token", "provider": "anthropic", "tokenRef": r("main/anthropic:old"), "expires": now - 3_600_000},
+            "anthropic:soon": {"type": "token", "provider": "anthropic", "tokenRef": r("main/anthropic:soon"), "expires": now + 3_600_000},
+            "anthropic:later": {"type": "token", "provider": "anthropic", "tokenRef": r("main/anthropic:later"), "expires": now + 30 * 86_400_000i64}}}),
+    );
+    shared_store(
+        &env,
+        &json!({"version": 1, "profiles": {"openai:gone": {"type": "token", "provider": "openai", "token": "t0k3n-gone-xxxxxxxx", "expires": 1000}}}),
+        true,
+    );
+    let (o, v) = audit_json(&env, &[]);
+    no_canary(&o, &["t0k3n-gone-xxxxxxxx"]);
+    let codes: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "EXPIRED" || f["code"] == "EXPIRING")
+        .map(|f| (f["code"].as_str().unwrap().into(), f["profileId"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            ("EXPIRED".into(), "anthropic:old".into()),
+            ("EXPIRING".into(), "anthropic:soon".into()),
+            ("EXPIRED".into(), "openai:gone".into())
+        ],
+        "{v}"
+    );
+    let f = v["findings"].as_array().unwrap().iter().find(|f| f["profileId"] == "anthropic:old").unwrap();
+    assert_eq!(f["jsonPath"], "auth_profile_store[primary]:profiles.anthropic:old.expires", "{f}");
+    assert_eq!(f["severity"], "error");
+}
+
+#[test]
+fn audit_reports_secrets_older_than_the_maximum_age() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    assert_eq!(env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI).code, 0);
+    std::fs::write(env.state.join("openclaw.json"), "{}").unwrap();
+    let not_rotated =
+        |v: &Value| v["findings"].as_array().unwrap().iter().filter(|f| f["code"] == "NOT_ROTATED").count();
+    let (o, v) = audit_json(&env, &[]);
+    assert_eq!((o.code, not_rotated(&v)), (0, 0), "a fresh secret: {o:?}");
+    // Stored 100 days ago: older than the default 90 days.
+    let idx = env.ck().join("index.json");
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&idx).unwrap()).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    for (_, e) in doc["secrets"].as_object_mut().unwrap() {
+        e["updated"] = json!(now - 100 * 86_400_000i64);
+        e["created"] = json!(now - 100 * 86_400_000i64);
+    }
+    std::fs::write(&idx, doc.to_string()).unwrap();
+    let (o, v) = audit_json(&env, &[]);
+    assert_eq!((o.code, not_rotated(&v)), (1, 1), "{v}");
+    let f = v["findings"].as_array().unwrap().iter().find(|f| f["code"] == "NOT_ROTATED").unwrap();
+    assert_eq!(f["jsonPath"], "main/openai:default");
+    assert!(f["message"].as_str().unwrap().contains("100d"), "{f}");
+    // A larger --max-age, or 0, accepts it.
+    let (o, v) = audit_json(&env, &["--max-age", "365d"]);
+    assert_eq!((o.code, not_rotated(&v)), (0, 0), "{v}");
+    let (o, v) = audit_json(&env, &["--max-age", "0"]);
+    assert_eq!((o.code, not_rotated(&v)), (0, 0), "{v}");
+    let o = env.run(&["audit", "--max-age", "soon"], "");
+    assert_eq!(o.code, 65, "{o:?}");
+}
+
+#[test]
+fn audit_reports_an_unreachable_keychain_and_the_rest_and_is_never_clean() {
+    for p in ["dbus-daemon", "dbus-send", "gnome-keyring-daemon"] {
+        if !have(p) {
+            skip("audit_reports_an_unreachable_keychain_and_the_rest_and_is_never_clean", &format!("`{p}` missing"));
+            return;
+        }
+    }
+    let bus = Bus::start(true);
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.extra_env = bus.env();
+    env.extra_env.push(("XDG_DATA_HOME".into(), bus.dir.path().join("data").display().to_string()));
+    assert_eq!(env.run(&["init", "--backend", "keychain"], "").code, 0);
+    assert_eq!(env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI).code, 0);
+    write_private(&env.state.join(".env"), &format!("OPENROUTER_API_KEY={ROUTER}\n"));
+    std::fs::write(env.state.join("openclaw.json"), "{}").unwrap();
+    // The session bus goes away: the vault's keychain cannot be reached.
+    for (k, v) in env.extra_env.iter_mut() {
+        if k == "DBUS_SESSION_BUS_ADDRESS" {
+            *v = format!("unix:path={}", env.dir.path().join("no-bus").display());
+        }
+    }
+    for extra in [&[][..], &["--residue"][..]] {
+        let (o, v) = audit_json(&env, extra);
+        no_canary(&o, &[OPENAI, ROUTER]);
+        assert_eq!(o.code, 1, "{o:?}");
+        let codes: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+        assert!(codes.contains(&"KEYCHAIN_UNAVAILABLE"), "{v}");
+        assert!(codes.contains(&"PLAINTEXT_FOUND"), "the rest is still reported: {v}");
+        assert!(!codes.contains(&"REF_UNRESOLVED"), "an unreachable store is not an unresolved ref: {v}");
+        assert_ne!(v["status"], "clean");
+        assert_eq!(v["residueScanned"], false, "{v}");
+    }
+    drop(bus);
+}
+
+/// Item: a known secret never appears in `clawkeep audit`'s output (JSON or text, with the residue scan), whatever
+/// it finds: plaintext in every store, the vault's values in residue files, duplicates, expiry.
+#[test]
+fn audit_output_never_holds_a_secret_value_json_or_text_with_residue() {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    let token = setup_token("AUDITCANARY");
+    let vault_key = "sk-proj-AUDITCANARYvault0123456789abcdef";
+    assert_eq!(env.run(&["models", "auth", "add", "--provider", "openai"], vault_key).code, 0);
+    shared_store(&env, &token_doc(&token), true);
+    agent_store(
+        &env,
+        "main",
+        &json!({"version": 1, "profiles": {"anthropic:dup": {"type": "token", "provider": "anthropic", "token": token, "expires": 1000}}}),
+    );
+    std::fs::write(
+        env.state.join("openclaw.json"),
+        json!({"models": {"providers": {"openai": {"apiKey": vault_key}}}, "channels": {"discord": {"token": ROUTER}}})
+            .to_string(),
+    )
+    .unwrap();
+    write_private(&env.state.join(".env"), &format!("OPENROUTER_API_KEY={ROUTER}\n"));
+    write_private(&env.state.join("openclaw.json.bak"), &format!("{{\"k\":\"{vault_key}\"}}"));
+    write_private(&env.state.join("logs/session.jsonl"), &format!("{{\"said\":\"{vault_key} {token}\"}}\n"));
+    for args in [
+        &["audit", "--json", "--residue"][..],
+        &["audit", "--residue"][..],
+        &["audit", "--json", "--check", "--residue"][..],
+        &["audit"][..],
+    ] {
+        let o = env.run(args, "");
+        assert!(o.stdout.contains("PLAINTEXT_FOUND") && o.stdout.contains("EXPIRED"), "{args:?}: {o:?}");
+        assert_eq!(o.stdout.contains("FILE_RESIDUE"), args.contains(&"--residue"), "{args:?}: {o:?}");
+        assert!(o.stdout.contains("DUPLICATE_SECRET"), "{args:?}: {o:?}");
+        for s in [token.as_str(), vault_key, ROUTER, "AUDITCANARY"] {
+            assert!(!o.stdout.contains(s) && !o.stderr.contains(s), "{args:?} printed a secret: {o:?}");
+        }
+    }
 }

@@ -188,13 +188,27 @@ pub fn used_json(l: &clawkeep::audit::log::Line) -> serde_json::Value {
 /// `clawkeep audit`: every credential OpenClaw holds and the findings, then the access log's last use of each
 /// profile and whether its chain holds. The exit code: with `--check` the inventory's (0 clean, 1 findings, 2
 /// unresolved refs), else 0; 1 when the access log is broken.
-pub fn inventory(paths: &Paths, agent: Option<String>, json: bool, check: bool, residue: bool) -> Result<i32> {
+pub fn inventory(
+    paths: &Paths,
+    agent: Option<String>,
+    json: bool,
+    check: bool,
+    residue: bool,
+    max_age: Option<&str>,
+) -> Result<i32> {
+    let mut opts = clawkeep::ops::custody::Options::new(residue);
+    if let Some(m) = max_age {
+        opts.max_age_ms = match m.trim() {
+            "0" => None,
+            m => Some(clawkeep::ops::status::parse_duration_ms(m)?),
+        };
+    }
     let agents = super::agents_or_all(paths, agent)?;
     let vault = super::open_optional(paths)?;
     if residue && let Some(v) = &vault {
         v.unlock()?;
     }
-    let inv = clawkeep::ops::custody::run(paths, &agents, vault.as_ref(), residue);
+    let inv = clawkeep::ops::custody::run(paths, &agents, vault.as_ref(), opts);
     let code = if check { inv.check_code() } else { exit::OK };
     if !json {
         print_inventory(&inv.to_json());

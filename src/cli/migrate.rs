@@ -7,15 +7,17 @@ use clawkeep::paths::{DEFAULT_AGENT, Paths};
 
 use super::output;
 
-pub fn run(
-    paths: &Paths,
-    agent: Option<String>,
-    all: bool,
-    dry_run: bool,
-    undo: bool,
-    force: bool,
-    json: bool,
-) -> Result<i32> {
+/// `migrate`'s switches.
+pub struct Flags {
+    pub dry_run: bool,
+    pub undo: bool,
+    pub force: bool,
+    /// Move through `openclaw secrets apply` although `--undo` cannot put those credentials back.
+    pub accept_no_undo: bool,
+}
+
+pub fn run(paths: &Paths, agent: Option<String>, all: bool, flags: Flags, json: bool) -> Result<i32> {
+    let Flags { dry_run, undo, force, accept_no_undo } = flags;
     let mut vault = super::open_vault(paths)?;
     if undo {
         let done = migrate::undo(&mut vault, force)?;
@@ -39,8 +41,9 @@ pub fn run(
         if paths.sqlite_layout(DEFAULT_AGENT) {
             eprintln!(
                 "note: credentials migrate moved through `openclaw secrets apply` (OpenClaw's SQLite auth stores, \
-                 openclaw.json's models.providers.*.apiKey) are not restored by --undo; their values stay in the vault \
-                 (see docs/custody.md)"
+                 openclaw.json's models.providers.*.apiKey; moved only with --accept-no-undo) are not restored by \
+                 --undo: OpenClaw's apply writes only references. They stay references to the vault, which keeps \
+                 their values (see docs/custody.md)"
             );
         }
         return Ok(exit::OK);
@@ -51,6 +54,19 @@ pub fn run(
         super::agents_or_all(paths, Some(agent.unwrap_or_else(|| DEFAULT_AGENT.into())))?
     };
     clawkeep::ops::custody::preflight(paths, &agents)?;
+    // What `--undo` cannot put back is said, and refused, before anything moves.
+    let no_undo = clawkeep::ops::custody::apply_moves(paths, &agents);
+    if !dry_run && !accept_no_undo && !no_undo.is_empty() {
+        return Err(clawkeep::Error::InvalidInput(format!(
+            "`clawkeep migrate --undo` could not put these back in plaintext: {}. They move through `openclaw \
+             secrets apply`, which writes only references (OpenClaw's plan contract accepts a SecretRef, never a \
+             value, as a target's `ref`), and clawkeep does not write plaintext into OpenClaw's stores; after an \
+             undo they would stay references to the vault (values kept there; the file migration of \
+             auth-profiles.json, auth.json and .env is undone as before). Nothing was changed. Run again with \
+             --accept-no-undo to move them anyway (`clawkeep migrate --dry-run` shows the plan)",
+            no_undo.iter().map(|(f, p)| format!("{} {p}", f.display())).collect::<Vec<_>>().join(", ")
+        )));
+    }
     let report = migrate::migrate(&mut vault, paths, &agents, dry_run)?;
     // OpenClaw's SQLite auth stores and openclaw.json: through `openclaw secrets apply`.
     let surface = clawkeep::ops::custody::migrate_surface(&mut vault, paths, &agents, dry_run)?;

@@ -92,6 +92,10 @@ enum Command {
         /// With --undo: go on when files or secrets changed since (changed files are merged, changed secrets kept).
         #[arg(long, requires = "undo")]
         force: bool,
+        /// Move the credentials in OpenClaw's SQLite stores and openclaw.json through `openclaw secrets apply` even
+        /// though `--undo` cannot put them back in plaintext (OpenClaw's apply writes only references).
+        #[arg(long, conflicts_with = "undo")]
+        accept_no_undo: bool,
         /// JSON output.
         #[arg(long)]
         json: bool,
@@ -182,6 +186,10 @@ enum Command {
         /// it may ask for the passphrase).
         #[arg(long)]
         residue: bool,
+        /// Report a secret the vault has not had stored again for longer than this as NOT_ROTATED (`90d`, `12h`,
+        /// or days; default 90 days; `0` turns the check off).
+        #[arg(long, value_name = "AGE")]
+        max_age: Option<String>,
     },
 }
 
@@ -478,10 +486,12 @@ fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
             },
         },
         Command::Doctor { fix, agent, json } => doctor::run(&paths, agent, fix, json),
-        Command::Migrate { agent, all_agents, dry_run, undo, force, json } => {
+        Command::Migrate { agent, all_agents, dry_run, undo, force, accept_no_undo, json } => {
             let op = if undo { "migrate-undo" } else { "migrate" };
             let who = agent.clone();
-            let run = || migrate::run(&paths, agent, all_agents, dry_run, undo, force, json);
+            let run = || {
+                migrate::run(&paths, agent, all_agents, migrate::Flags { dry_run, undo, force, accept_no_undo }, json)
+            };
             if dry_run { run() } else { audit::change(&paths, op, who.as_deref(), None, run) }
         }
         Command::Onboard(args) => audit::change(&paths, "onboard", None, None, || onboard::run(&paths, args)),
@@ -503,8 +513,8 @@ fn run(cli: Cli, core_limit: Option<rustix::process::Rlimit>) -> Result<i32> {
             let agent = a.agent_id();
             audit::change(&paths, "import", agent.as_deref(), None, || transfer::import(&paths, a))
         }
-        Command::Audit { command: None, json, check, agent, all_agents: _, residue } => {
-            audit::inventory(&paths, agent, json, check, residue)
+        Command::Audit { command: None, json, check, agent, all_agents: _, residue, max_age } => {
+            audit::inventory(&paths, agent, json, check, residue, max_age.as_deref())
         }
         Command::Audit { command: Some(AuditCommand::Log(a)), .. } => audit::log(&paths, a),
         Command::Recipients { command } => match command.change() {

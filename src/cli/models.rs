@@ -41,13 +41,25 @@ fn store_with(
         profile::check_shape(&a.provider, kind, &secret)?;
     }
     let summary = clawkeep::secret::describe(&secret);
-    let added = profile::add(
+    let added = profile::store(
         &mut vault,
         paths,
         NewCredential { agent, provider: a.provider, profile_id, kind, secret, expires, email: None, force: a.force },
     )?;
     if a.json {
         output::json(&added);
+    } else if added.written_through != "auth-profiles.json" {
+        println!(
+            "{} {} for agent {} in the {} store; OpenClaw's store ({}) refers to `{}`, written through `openclaw \
+             secrets apply` ({} {summary})",
+            if added.replaced { "Replaced" } else { "Stored" },
+            added.profile_id,
+            added.agent,
+            added.store,
+            paths.agent_sqlite(&added.agent).display(),
+            added.secret_id,
+            kind.as_str(),
+        );
     } else {
         println!(
             "{} {} for agent {} in the {} store; auth-profiles.json refers to `{}` ({} {summary})",
@@ -58,6 +70,9 @@ fn store_with(
             added.secret_id,
             kind.as_str(),
         );
+    }
+    if let Some(why) = &added.fallback {
+        eprintln!("note: OpenClaw keeps profiles in SQLite here, but {why}");
     }
     if added.needs_import {
         super::import_hint(&added.agent);
@@ -187,16 +202,40 @@ pub fn status(paths: &Paths, agent: &str, check: bool, json: bool) -> Result<i32
 }
 
 pub fn remove(paths: &Paths, agent: &str, profile_id: &str) -> Result<i32> {
+    use clawkeep::ops::profile::OpenClawCopy;
     let mut vault = super::open_vault(paths)?;
+    if !profile::is_known(&vault, paths, agent, profile_id)? {
+        return Err(Error::UnknownProfile { agent: agent.into(), profile: profile_id.into() });
+    }
+    // OpenClaw's copy (its reference) goes first, then the vault's secret: never a reference without its secret.
+    let copy = profile::remove_openclaw_copy(paths, agent, profile_id)?;
     profile::remove(&mut vault, paths, agent, profile_id)?;
     println!("Removed {profile_id} (secret, reference and order entries) for agent {agent}");
-    if paths.sqlite_layout(agent) {
-        // clawkeep does not write OpenClaw's SQLite store: an imported copy of the profile stays there, its
-        // reference now unresolvable, until OpenClaw removes it.
-        eprintln!(
-            "note: if OpenClaw (2026.9+) already imported this profile, remove its copy there too: \
-             openclaw models auth logout {profile_id} --agent {agent} --yes"
-        );
+    match copy {
+        OpenClawCopy::LoggedOut => {
+            println!("Removed OpenClaw's copy too (openclaw models auth logout {profile_id} --agent {agent} --yes)")
+        }
+        OpenClawCopy::Removed(dbs) => {
+            for db in dbs {
+                println!("Removed OpenClaw's copy (clawkeep's reference) from {}", db.display());
+            }
+        }
+        OpenClawCopy::NotOurs => eprintln!(
+            "note: OpenClaw's SQLite store also has a profile {profile_id} that is not clawkeep's reference; it was \
+             left there (remove it with OpenClaw if you no longer need it)"
+        ),
+        OpenClawCopy::NoBinary(why) => eprintln!(
+            "note: OpenClaw's SQLite store still refers to {profile_id}, and its copy could not be removed: {why}; \
+             remove it with `openclaw models auth logout {profile_id} --agent {agent} --yes`"
+        ),
+        OpenClawCopy::None if paths.sqlite_layout(agent) && clawkeep::openclaw::apply::openclaw_bin().is_err() => {
+            // clawkeep's reference may sit in an auth-profiles.json OpenClaw imports later.
+            eprintln!(
+                "note: `openclaw` is not on PATH: if OpenClaw (2026.9+) imports this profile later, remove its copy \
+                 there too: openclaw models auth logout {profile_id} --agent {agent} --yes"
+            );
+        }
+        OpenClawCopy::None => {}
     }
     Ok(exit::OK)
 }

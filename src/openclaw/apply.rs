@@ -8,7 +8,7 @@ use std::process::Command;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use serde_json::{Map, Value, json};
 
-use super::sqlite::{BUSY_TIMEOUT, SHARED_KEY_COL, SHARED_ROW, SHARED_TABLE, SHARED_VALUE_COL};
+use super::sqlite::BUSY_TIMEOUT;
 use crate::error::{Error, Result};
 
 /// One target of a plan.
@@ -118,32 +118,10 @@ pub fn clear_shared_plaintext(
     items: &[(String, &'static str, &'static str, Value)],
     expected: &dyn Fn(&str) -> Option<crate::secret::SecretString>,
 ) -> Result<Vec<String>> {
-    let err = |e: rusqlite::Error| Error::Io {
-        path: db.into(),
-        action: "updating OpenClaw's shared auth store",
-        source: std::io::Error::other(e.to_string()),
-    };
-    crate::fs::check_file(db, false)?;
-    let mut c = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(err)?;
-    c.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-    c.pragma_update(None, "secure_delete", "ON").map_err(err)?;
-    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
-    let raw: String = tx
-        .query_row(
-            &format!("SELECT {SHARED_VALUE_COL} FROM {SHARED_TABLE} WHERE {SHARED_KEY_COL} = ?1"),
-            [SHARED_ROW],
-            |r| r.get(0),
-        )
-        .map_err(err)?;
-    let raw = zeroize::Zeroizing::new(raw);
-    let mut doc: Map<String, Value> = serde_json::from_str(&raw).map_err(|_| Error::InvalidField {
-        path: db.into(),
-        field: format!("{SHARED_TABLE}[{SHARED_ROW}]"),
-        message: "not a JSON object; left unchanged".into(),
-    })?;
     let mut changed = Vec::new();
-    if let Some(profiles) = doc.get_mut("profiles").and_then(Value::as_object_mut) {
+    change_store(super::sqlite::StoreKind::Shared, db, &mut |doc| {
+        changed.clear();
+        let Some(profiles) = doc.get_mut("profiles").and_then(Value::as_object_mut) else { return false };
         for (pid, field, ref_field, r) in items {
             let Some(p) = profiles.get_mut(pid).and_then(Value::as_object_mut) else { continue };
             let Some(v) = p.get(*field).and_then(Value::as_str) else { continue };
@@ -157,20 +135,99 @@ pub fn clear_shared_plaintext(
             p.insert((*ref_field).to_string(), r.clone());
             changed.push(pid.clone());
         }
+        !changed.is_empty()
+    })?;
+    Ok(changed)
+}
+
+/// Whether this `openclaw` has `models auth logout` (2026.9.6 has it; 2026.7.33 does not): read from its own
+/// `models auth --help`, never from a version number.
+pub fn has_logout(bin: &Path) -> bool {
+    Command::new(bin)
+        .args(["models", "auth", "--help"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim_start().starts_with("logout ")))
+}
+
+/// `openclaw models auth logout <profile> --agent <agent> --yes`: OpenClaw's own command that removes a saved
+/// profile from its stores (per-agent and shared). Only its last stderr line is shown on failure.
+pub fn logout(bin: &Path, agent: &str, profile_id: &str) -> Result<()> {
+    let o = Command::new(bin)
+        .args(["models", "auth", "logout", profile_id, "--agent", agent, "--yes"])
+        .output()
+        .map_err(|e| Error::External(format!("could not run {}: {e}", bin.display())))?;
+    if o.status.success() {
+        return Ok(());
     }
-    if changed.is_empty() {
+    let err = String::from_utf8_lossy(&o.stderr);
+    let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+    Err(Error::External(format!(
+        "`openclaw models auth logout {profile_id} --agent {agent} --yes` failed ({}): {}",
+        o.status,
+        if last.len() > 300 { &last[..300] } else { &last }
+    )))
+}
+
+/// The write transaction both repairs use: the store's one auth row, read and changed by `change` (which returns
+/// whether it changed anything) inside `BEGIN IMMEDIATE` (SQLite's write lock, which OpenClaw's writers take too,
+/// waited on for at most [`BUSY_TIMEOUT`]), `secure_delete` on so freed bytes are zeroed, then a WAL checkpoint so
+/// old pages do not linger there. Every other row is left as it is.
+fn change_store(
+    kind: super::sqlite::StoreKind,
+    db: &Path,
+    change: &mut dyn FnMut(&mut Map<String, Value>) -> bool,
+) -> Result<bool> {
+    let (table, key_col, value_col, row) = kind.table();
+    let ts_col = match kind {
+        super::sqlite::StoreKind::Shared => "updated_at_ms",
+        super::sqlite::StoreKind::Agent => "updated_at",
+    };
+    let err = |e: rusqlite::Error| Error::Io {
+        path: db.into(),
+        action: "updating OpenClaw's auth store",
+        source: std::io::Error::other(e.to_string()),
+    };
+    crate::fs::check_file(db, false)?;
+    let mut c = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(err)?;
+    c.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+    c.pragma_update(None, "secure_delete", "ON").map_err(err)?;
+    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+    let raw: String = tx
+        .query_row(&format!("SELECT {value_col} FROM {table} WHERE {key_col} = ?1"), [row], |r| r.get(0))
+        .map_err(err)?;
+    let raw = zeroize::Zeroizing::new(raw);
+    let mut doc: Map<String, Value> = serde_json::from_str(&raw).map_err(|_| Error::InvalidField {
+        path: db.into(),
+        field: format!("{table}[{row}]"),
+        message: "not a JSON object; left unchanged".into(),
+    })?;
+    if !change(&mut doc) {
         tx.rollback().map_err(err)?;
-        return Ok(changed);
+        return Ok(false);
     }
     let new = zeroize::Zeroizing::new(serde_json::to_string(&doc).map_err(|e| Error::Internal(e.to_string()))?);
     tx.execute(
-        &format!("UPDATE {SHARED_TABLE} SET {SHARED_VALUE_COL} = ?1, updated_at_ms = ?2 WHERE {SHARED_KEY_COL} = ?3"),
-        rusqlite::params![new.as_str(), crate::vault::now_ms(), SHARED_ROW],
+        &format!("UPDATE {table} SET {value_col} = ?1, {ts_col} = ?2 WHERE {key_col} = ?3"),
+        rusqlite::params![new.as_str(), crate::vault::now_ms(), row],
     )
     .map_err(err)?;
     tx.commit().map_err(err)?;
-    // Copy the new pages over the old ones and empty the WAL, so the old bytes do not linger there (best effort: a
-    // running OpenClaw reader may hold the WAL; `clawkeep audit --residue` then reports what is left).
+    // Best effort: a running OpenClaw reader may hold the WAL; `clawkeep audit --residue` reports what is left.
     let _ = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-    Ok(changed)
+    Ok(true)
+}
+
+/// Remove profile `profile_id` from one SQLite auth store, only while it is exactly clawkeep's exec ref to `id`
+/// (and holds no plaintext): the repair `models auth remove` uses where OpenClaw has no `models auth logout`
+/// (2026.7). One transaction on the one auth row ([`change_store`]). Returns whether it was removed.
+pub fn remove_clawkeep_profile(kind: super::sqlite::StoreKind, db: &Path, profile_id: &str, id: &str) -> Result<bool> {
+    change_store(kind, db, &mut |doc| {
+        let Some(profiles) = doc.get_mut("profiles").and_then(Value::as_object_mut) else { return false };
+        let ours = profiles.get(profile_id).and_then(Value::as_object).is_some_and(|p| {
+            super::auth_profiles::plaintext_fields(p).is_empty()
+                && super::auth_profiles::profile_ref(p).is_some_and(|r| r.is_clawkeep() && r.id == id)
+        });
+        ours && profiles.shift_remove(profile_id).is_some()
+    })
 }

@@ -59,7 +59,7 @@ impl StoreKind {
             StoreKind::Agent => "agent-sqlite",
         }
     }
-    fn table(self) -> (&'static str, &'static str, &'static str, &'static str) {
+    pub(crate) fn table(self) -> (&'static str, &'static str, &'static str, &'static str) {
         match self {
             StoreKind::Shared => (SHARED_TABLE, SHARED_KEY_COL, SHARED_VALUE_COL, SHARED_ROW),
             StoreKind::Agent => (AGENT_TABLE, AGENT_KEY_COL, AGENT_VALUE_COL, AGENT_ROW),

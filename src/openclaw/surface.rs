@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::auth_profiles::{SecretRef, profile_provider, profile_ref, profile_type};
+use super::auth_profiles::{SecretRef, profile_expires, profile_provider, profile_ref, profile_type};
 use super::sqlite::{self, StoreKind};
 use crate::error::{Error, Result};
 use crate::paths::Paths;
@@ -64,6 +64,8 @@ pub struct Location {
     pub target_type: Option<String>,
     /// The value, or what stands for it.
     pub held: Held,
+    /// The profile's `expires` (ms since the epoch), for auth profiles that carry one.
+    pub expires: Option<i64>,
 }
 
 /// The result of a scan.
@@ -171,6 +173,7 @@ fn profile_locations(
             kind: kind.into(),
             target_type: target_type.map(String::from),
             held,
+            expires: profile_expires(p),
         })
     };
     if ptype == "oauth" {
@@ -284,6 +287,7 @@ fn config_locations(s: &mut Scan, paths: &Paths) {
                 kind: "config".into(),
                 target_type: Some(id.clone()),
                 held,
+                expires: None,
             });
         }
     }
@@ -335,6 +339,7 @@ fn env_locations(s: &mut Scan, paths: &Paths) {
             kind: "env".into(),
             target_type: None,
             held: Held::Plaintext(SecretString::from(k.value.to_string())),
+            expires: None,
         });
     }
 }

@@ -84,11 +84,172 @@ fn finding(code: &'static str, severity: &'static str, l: &Location, message: St
     }
 }
 
-/// Scan `agents` and judge. `vault`: when given (unlocked for `--residue`), clawkeep's refs are checked against it
-/// and, with `residue`, every file under the state dir is searched for the values it holds.
-pub fn run(paths: &Paths, agents: &[String], vault: Option<&Vault>, residue: bool) -> Audit {
-    let scan = surface::scan(paths, agents);
+/// A token expiring within this is `EXPIRING` (OpenClaw's `models status` uses the same 24 h).
+pub const EXPIRING_MS: i64 = 24 * 3600 * 1000;
+
+/// Default `--max-age` of `NOT_ROTATED`: 90 days.
+pub const DEFAULT_MAX_AGE_MS: i64 = 90 * 24 * 3600 * 1000;
+
+/// What [`run`] checks beyond the scan.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Search every file under the state dir for the values the vault holds (needs it unlocked).
+    pub residue: bool,
+    /// `NOT_ROTATED` for a vault secret whose `updated` is older than this (`None`: not checked).
+    pub max_age_ms: Option<i64>,
+    /// Now (ms since the epoch).
+    pub now_ms: i64,
+}
+
+impl Options {
+    /// The defaults: no residue scan, `NOT_ROTATED` after [`DEFAULT_MAX_AGE_MS`].
+    pub fn new(residue: bool) -> Options {
+        Options { residue, max_age_ms: Some(DEFAULT_MAX_AGE_MS), now_ms: crate::vault::now_ms() }
+    }
+}
+
+/// `3d 4h`, `5h 12m`, `12m`, `40s` (of a non-negative duration).
+fn human(ms: i64) -> String {
+    let m = ms.unsigned_abs() / 60_000;
+    let (d, h, mi) = (m / 1440, (m % 1440) / 60, m % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {mi}m")
+    } else if mi > 0 {
+        format!("{mi}m")
+    } else {
+        format!("{}s", ms.unsigned_abs() / 1000)
+    }
+}
+
+/// The files OpenClaw keeps credentials in (whether or not they exist), for `LINKED_FILE`.
+fn credential_files(paths: &Paths, agents: &[String]) -> Vec<PathBuf> {
+    let mut out = vec![paths.openclaw_config(), paths.dotenv()];
+    let mut sqlite = vec![paths.shared_sqlite()];
+    for a in agents {
+        out.extend([paths.auth_profiles(a), paths.auth_state(a), paths.legacy_auth(a)]);
+        sqlite.push(paths.agent_sqlite(a));
+    }
+    for db in sqlite {
+        out.extend([with_suffix(&db, "-wal"), with_suffix(&db, "-journal"), db]);
+    }
+    out
+}
+
+/// Scan `agents` and judge. `vault`: when given (unlocked for `--residue`), clawkeep's refs are checked against it,
+/// its store is probed (`KEYCHAIN_UNAVAILABLE`) and its secrets' ages checked (`NOT_ROTATED`); with
+/// `opts.residue`, every file under the state dir is searched for the values it holds.
+pub fn run(paths: &Paths, agents: &[String], vault: Option<&Vault>, opts: Options) -> Audit {
+    let residue = opts.residue;
+    let mut scan = surface::scan(paths, agents);
     let mut findings = Vec::new();
+    // The vault's store (a keychain) out of reach: said, and the rest still reported (never `clean`).
+    let store_down = match vault.map(Vault::probe) {
+        Some(Err(e)) => {
+            findings.push(Finding {
+                code: "KEYCHAIN_UNAVAILABLE",
+                severity: "error",
+                file: vault.map(|v| v.files.dir.clone()).unwrap_or_default(),
+                json_path: None,
+                message: format!(
+                    "the vault's {} store could not be reached: {e}; clawkeep's refs were checked against its index \
+                     only{}",
+                    vault.map(|v| v.backend().to_string()).unwrap_or_default(),
+                    if residue { ", and the residue scan could not read the values" } else { "" }
+                ),
+                fix: e.hint().or_else(|| Some("clawkeep doctor".into())),
+                provider: None,
+                profile_id: None,
+            });
+            scan.skipped.push("the vault's store could not be reached (KEYCHAIN_UNAVAILABLE)".into());
+            true
+        }
+        _ => false,
+    };
+    // Symbolic or hard links where OpenClaw expects its own credential file.
+    for f in credential_files(paths, agents) {
+        let Ok(m) = std::fs::symlink_metadata(&f) else { continue };
+        let what = if m.file_type().is_symlink() {
+            Some("a symbolic link".to_string())
+        } else if m.is_file() && m.nlink() > 1 {
+            Some(format!("a file with {} hard links", m.nlink()))
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            findings.push(Finding {
+                code: "LINKED_FILE",
+                severity: "error",
+                file: f.clone(),
+                json_path: None,
+                message: format!(
+                    "is {what} where OpenClaw keeps credentials: writes through it land elsewhere, and its other names \
+                     keep the bytes"
+                ),
+                fix: Some(format!(
+                    "replace it with a private regular file (copy, then `rm` the link): {}",
+                    f.display()
+                )),
+                provider: None,
+                profile_id: None,
+            });
+        }
+    }
+    // Expiry of the profiles in OpenClaw's stores (tokens; OAuth access tokens are refreshed by OpenClaw).
+    let mut seen_expiry = std::collections::BTreeSet::new();
+    for l in &scan.locations {
+        let (Some(exp), Some(pid)) = (l.expires, l.profile_id.as_deref()) else { continue };
+        if matches!(l.held, Held::OAuth) || !seen_expiry.insert((l.file.clone(), pid.to_string())) {
+            continue;
+        }
+        let left = exp - opts.now_ms;
+        let (code, severity, message) = if left <= 0 {
+            ("EXPIRED", "error", format!("the {} expired {} ago", l.kind, human(-left)))
+        } else if left <= EXPIRING_MS {
+            ("EXPIRING", "warn", format!("the {} expires in {}", l.kind, human(left)))
+        } else {
+            continue;
+        };
+        let mut f = finding(code, severity, l, message, None);
+        f.json_path = Some(match &l.row {
+            Some(row) => format!("{row}:profiles.{pid}.expires"),
+            None => format!("profiles.{pid}.expires"),
+        });
+        f.fix = Some(format!(
+            "store a new one: clawkeep models auth paste-token --provider {} --profile-id {pid} --force",
+            l.provider.as_deref().unwrap_or("<provider>")
+        ));
+        findings.push(f);
+    }
+    // Secrets the vault has not had stored again for longer than the maximum age.
+    if let (Some(v), Some(max)) = (vault, opts.max_age_ms.filter(|m| *m > 0)) {
+        for (sid, e) in &v.index.secrets {
+            let stored = if e.updated > 0 { e.updated } else { e.created };
+            if e.kind != crate::vault::EntryKind::Profile || stored <= 0 || opts.now_ms - stored <= max {
+                continue;
+            }
+            findings.push(Finding {
+                code: "NOT_ROTATED",
+                severity: "warn",
+                file: v.files.index.clone(),
+                json_path: Some(sid.clone()),
+                message: format!(
+                    "stored {} ago, longer than the maximum age ({})",
+                    human(opts.now_ms - stored),
+                    human(max)
+                ),
+                fix: Some(format!(
+                    "rotate it at the provider, then store the new one: clawkeep models auth add --provider {} \
+                     --profile-id {} --force (or pass --max-age)",
+                    e.provider.as_deref().unwrap_or("<provider>"),
+                    e.profile_id.as_deref().unwrap_or("<profile>")
+                )),
+                provider: e.provider.clone(),
+                profile_id: e.profile_id.clone(),
+            });
+        }
+    }
     let keys = crate::audit::log::read_keys(&crate::audit::files(&paths.clawkeep_dir)).ok().flatten();
     let mut fingerprints = BTreeMap::new();
 
@@ -132,9 +293,10 @@ pub fn run(paths: &Paths, agents: &[String], vault: Option<&Vault>, residue: boo
             }
             Held::Ref(r) if r.is_clawkeep() => {
                 let present = match (vault, SecretId::parse(&r.id)) {
-                    (Some(v), Ok(id)) => {
-                        Some(v.index.secrets.contains_key(id.as_str()) || v.present_in_store(&id).unwrap_or(false))
-                    }
+                    (Some(v), Ok(id)) if v.index.secrets.contains_key(id.as_str()) => Some(true),
+                    // The store cannot be asked: unknown, not unresolved (KEYCHAIN_UNAVAILABLE says why).
+                    (Some(_), Ok(_)) if store_down => None,
+                    (Some(v), Ok(id)) => Some(v.present_in_store(&id).unwrap_or(false)),
                     (None, _) => None,
                     (Some(_), Err(_)) => Some(false),
                 };
@@ -255,8 +417,8 @@ pub fn run(paths: &Paths, agents: &[String], vault: Option<&Vault>, residue: boo
             }
         }
     }
-    let residue_scanned = residue && vault.is_some();
-    if let Some(v) = vault.filter(|_| residue) {
+    let residue_scanned = residue && vault.is_some() && !store_down;
+    if let Some(v) = vault.filter(|_| residue && !store_down) {
         residue_scan(paths, v, &scan, &mut findings);
     }
     Audit { scan, findings, fingerprints, residue_scanned }
@@ -294,6 +456,14 @@ fn residue_scan(paths: &Paths, v: &Vault, scan: &Scan, findings: &mut Vec<Findin
         .filter(|l| matches!(l.held, Held::Plaintext(_)) && l.store != "shared-sqlite" && l.store != "agent-sqlite")
         .map(|l| l.file.as_path())
         .collect();
+    // One automaton for every value: each file is read once and searched once, whatever the number of values (a
+    // search per value cost values x bytes: 30 s for 200 values over 5.6 MB in a debug build).
+    let Ok(ac) = aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::Standard)
+        .build(values.iter().map(|(_, s)| s.expose_secret().as_bytes()))
+    else {
+        return;
+    };
     let mut stack = vec![paths.state_dir.clone()];
     let ck = std::fs::canonicalize(&v.files.secrets).unwrap_or_else(|_| v.files.secrets.clone());
     while let Some(dir) = stack.pop() {
@@ -323,31 +493,34 @@ fn residue_scan(paths: &Paths, v: &Vault, scan: &Scan, findings: &mut Vec<Findin
             let sqlite_family = [".sqlite", ".sqlite-wal", ".sqlite-journal", ".sqlite-shm", ".db", ".db-wal"]
                 .iter()
                 .any(|s| name.ends_with(s));
-            for (sid, s) in &values {
-                let needle = s.expose_secret().as_bytes();
-                if let Some(off) = find(&bytes, needle) {
-                    let (code, fix) = if sqlite_family {
-                        (
-                            "SQLITE_RESIDUE",
-                            "old bytes stay in free pages and the WAL after rows change: stop OpenClaw, then run `sqlite3 <file> 'PRAGMA wal_checkpoint(TRUNCATE); VACUUM;'`",
-                        )
-                    } else {
-                        (
-                            "FILE_RESIDUE",
-                            "delete the file if it is a stale copy (backup, archive, log), or migrate its credentials",
-                        )
-                    };
-                    findings.push(Finding {
-                        code,
-                        severity: "error",
-                        file: p.clone(),
-                        json_path: Some(format!("byte offset {off}")),
-                        message: format!("holds the value of `{sid}` (which clawkeep holds) in plaintext"),
-                        fix: Some(fix.into()),
-                        provider: None,
-                        profile_id: None,
-                    });
-                }
+            // The first offset of each value in this file.
+            let mut first: BTreeMap<usize, usize> = BTreeMap::new();
+            for m in ac.find_overlapping_iter(&bytes[..]) {
+                first.entry(m.pattern().as_usize()).or_insert(m.start());
+            }
+            for (i, off) in first {
+                let sid = &values[i].0;
+                let (code, fix) = if sqlite_family {
+                    (
+                        "SQLITE_RESIDUE",
+                        "old bytes stay in free pages and the WAL after rows change: stop OpenClaw, then run `sqlite3 <file> 'PRAGMA wal_checkpoint(TRUNCATE); VACUUM;'`",
+                    )
+                } else {
+                    (
+                        "FILE_RESIDUE",
+                        "delete the file if it is a stale copy (backup, archive, log), or migrate its credentials",
+                    )
+                };
+                findings.push(Finding {
+                    code,
+                    severity: "error",
+                    file: p.clone(),
+                    json_path: Some(format!("byte offset {off}")),
+                    message: format!("holds the value of `{sid}` (which clawkeep holds) in plaintext"),
+                    fix: Some(fix.into()),
+                    provider: None,
+                    profile_id: None,
+                });
             }
         }
     }
@@ -448,6 +621,27 @@ pub fn preflight(paths: &Paths, agents: &[String]) -> crate::Result<()> {
         Some((_, e)) => Err(e),
         None => Ok(()),
     }
+}
+
+/// The credentials [`migrate_surface`] would move through `openclaw secrets apply` (file and path): what
+/// `migrate --undo` cannot put back. OpenClaw's apply writes only references (its plan contract: every target's
+/// `ref` is a SecretRef, `env`/`file`/`exec`/`store`, never a value), and clawkeep does not write plaintext into
+/// OpenClaw's stores, so these stay references to the vault after an undo.
+pub fn apply_moves(paths: &Paths, agents: &[String]) -> Vec<(PathBuf, String)> {
+    surface::scan(paths, agents)
+        .locations
+        .into_iter()
+        .filter(|l| matches!(l.held, Held::Plaintext(_)) && l.target_type.is_some())
+        .filter(|l| match l.store {
+            "shared-sqlite" | "agent-sqlite" => l.profile_id.is_some(),
+            "openclaw.json" => {
+                let s: Vec<&str> = l.json_path.split('.').collect();
+                s.len() == 4 && s[0] == "models" && s[1] == "providers" && s[3] == "apiKey"
+            }
+            _ => false,
+        })
+        .map(|l| (l.file, l.json_path))
+        .collect()
 }
 
 /// What `migrate` did (or would do) with one credential on the SQLite / `openclaw.json` surface.

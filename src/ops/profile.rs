@@ -132,6 +132,14 @@ pub struct Added {
     pub replaced: bool,
     /// OpenClaw 2026.9+ keeps profiles in SQLite: `openclaw doctor --fix` must import the file.
     pub needs_import: bool,
+    /// Where the reference went: `auth-profiles.json`, or `openclaw secrets apply` (OpenClaw's SQLite store).
+    pub written_through: String,
+    /// On the SQLite layout, why the reference went to `auth-profiles.json` instead of through OpenClaw's apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+    /// The `openclaw --version` whose apply wrote the reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub openclaw: Option<String>,
 }
 
 /// Store a credential and write its reference into `auth-profiles.json`.
@@ -216,7 +224,290 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
         secret_id: id.to_string(),
         store: vault.backend().to_string(),
         replaced: exists,
+        written_through: "auth-profiles.json".into(),
+        fallback: None,
+        openclaw: None,
     })
+}
+
+/// How [`store`] writes a new profile's reference on this state dir: through `openclaw secrets apply` (the binary
+/// and clawkeep's provider entry), or into `auth-profiles.json` (with, on the SQLite layout, the reason).
+pub fn ref_route(
+    paths: &Paths,
+    agent: &str,
+) -> Result<std::result::Result<(std::path::PathBuf, serde_json::Value), Option<String>>> {
+    if !paths.sqlite_layout(agent) {
+        return Ok(Err(None));
+    }
+    if paths.auth_profiles(agent).exists() {
+        return Ok(Err(Some(format!(
+            "{} is there (not yet imported by OpenClaw), so the reference was added to it",
+            paths.auth_profiles(agent).display()
+        ))));
+    }
+    let bin = match crate::openclaw::apply::openclaw_bin() {
+        Ok(b) => b,
+        Err(_) => {
+            return Ok(Err(Some(
+                "`openclaw` is not on PATH (nor $CLAWKEEP_OPENCLAW_BIN), so the reference could not be written through \
+                 `openclaw secrets apply`"
+                    .into(),
+            )));
+        }
+    };
+    let entry = OpenClawConfig::load_existing(&paths.openclaw_config())?
+        .and_then(|c| c.exec_provider(crate::PROVIDER_ALIAS).cloned());
+    match entry {
+        Some(e) => Ok(Ok((bin, e))),
+        None => Ok(Err(Some(format!(
+            "{} has no secrets.providers.clawkeep (run `clawkeep openclaw wire`), so OpenClaw could not resolve a \
+             reference written through `openclaw secrets apply`",
+            paths.openclaw_config().display()
+        )))),
+    }
+}
+
+/// Store a credential: through `openclaw secrets apply` on OpenClaw's SQLite layout when `openclaw` is there and
+/// clawkeep is wired ([`add_through_apply`]), else into `auth-profiles.json` ([`add`]; `fallback` says why).
+pub fn store(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> {
+    match ref_route(paths, &c.agent)? {
+        Ok((bin, entry)) => add_through_apply(vault, paths, c, &bin, &entry),
+        Err(why) => {
+            let mut a = add(vault, paths, c)?;
+            a.fallback = why;
+            Ok(a)
+        }
+    }
+}
+
+/// A profile as one of OpenClaw's SQLite stores holds it: the store, its file, the profile.
+pub type StoredProfile =
+    (crate::openclaw::sqlite::StoreKind, std::path::PathBuf, serde_json::Map<String, serde_json::Value>);
+
+/// The profile `profile_id` in OpenClaw's SQLite stores for `agent` (per agent first, then the shared store): the
+/// store and the profile. A store that cannot be read is an error (nothing is written over what cannot be read).
+pub fn sqlite_profile(paths: &Paths, agent: &str, profile_id: &str) -> Result<Vec<StoredProfile>> {
+    use crate::openclaw::sqlite::{self, StoreKind};
+    let mut out = Vec::new();
+    for (kind, db) in [(StoreKind::Agent, paths.agent_sqlite(agent)), (StoreKind::Shared, paths.shared_sqlite())] {
+        if let Some(st) = sqlite::read(kind, &db)?
+            && let Some((_, p)) = st.profiles().find(|(p, _)| *p == profile_id)
+        {
+            out.push((kind, db.clone(), p.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// [`add`] on OpenClaw's SQLite layout: the secret goes into the vault first (index entry, secret, read back), then
+/// its reference into OpenClaw's store through `openclaw secrets apply` (a plan of one target with `agentId` and
+/// `authProfileProvider`, refs only; `--dry-run` first, then the write, both with `--allow-exec`, so OpenClaw
+/// resolves the new ref through `clawkeep resolve` before it writes). If the apply fails, a secret this call
+/// added is removed again (no secret without its ref); a secret it replaced (`--force`) stays, and the error says so.
+pub fn add_through_apply(
+    vault: &mut Vault,
+    paths: &Paths,
+    c: NewCredential,
+    bin: &std::path::Path,
+    provider_entry: &serde_json::Value,
+) -> Result<Added> {
+    use crate::openclaw::apply;
+    check_provider(&c.provider)?;
+    check_secret(&c.provider, c.kind, &c.secret)?;
+    let id = SecretId::for_profile(&c.agent, &c.profile_id)?;
+    let in_openclaw = sqlite_profile(paths, &c.agent, &c.profile_id)?;
+    let mut config = OpenClawConfig::load_existing(&paths.openclaw_config())?;
+    let _lock = vault.lock()?;
+    let exists = !in_openclaw.is_empty()
+        || vault.index.secrets.contains_key(id.as_str())
+        || (!c.force && vault.present_in_store(&id)?);
+    if exists && !c.force {
+        return Err(Error::DuplicateProfile { agent: c.agent, profile: c.profile_id });
+    }
+    if !exists && !c.force && vault.holds_unindexed(&id)? {
+        return Err(Error::UnindexedSecret { backend: vault.backend().to_string(), id: id.to_string() });
+    }
+    let meta_changed = match config.as_mut() {
+        Some(cfg) => cfg.set_profile_meta(&c.profile_id, &c.provider, c.kind.as_str())?,
+        None => false,
+    };
+    let entry = IndexEntry {
+        store: vault.backend(),
+        kind: EntryKind::Profile,
+        agent: Some(c.agent.clone()),
+        profile_id: Some(c.profile_id.clone()),
+        provider: Some(c.provider.clone()),
+        cred_type: Some(c.kind.as_str().into()),
+        expires: c.expires,
+        email: c.email.clone(),
+        created: 0,
+        updated: 0,
+        extra: Default::default(),
+    };
+    // 1. The vault: index entry, secret, read back.
+    let previous = vault.index.secrets.insert(id.to_string(), entry.clone());
+    vault.save_index()?;
+    let had_secret = previous.is_some();
+    let undo = |vault: &mut Vault| -> Result<()> {
+        if had_secret {
+            return Ok(());
+        }
+        vault.remove(&id)?;
+        vault.save_index()
+    };
+    if let Err(e) = vault.put(&id, &c.secret, entry) {
+        match &previous {
+            Some(p) => vault.index.secrets.insert(id.to_string(), p.clone()),
+            None => vault.index.secrets.remove(id.as_str()),
+        };
+        vault.save_index()?;
+        return Err(e);
+    }
+    vault.save_index()?;
+    if !vault.get(&id).is_ok_and(|b| crate::secret::same(&b, &c.secret)) {
+        undo(vault)?;
+        return Err(Error::Internal(format!("read-back of `{id}` did not match what was stored; nothing was written")));
+    }
+    // 2. The reference, through OpenClaw's apply.
+    let (field, target_type) = match c.kind {
+        CredType::Token => ("token", "auth-profiles.token.token"),
+        _ => ("key", "auth-profiles.api_key.key"),
+    };
+    let target = apply::Target {
+        target_type: target_type.into(),
+        path: format!("profiles.{}.{field}", c.profile_id),
+        segments: vec!["profiles".into(), c.profile_id.clone(), field.into()],
+        agent: Some(c.agent.clone()),
+        auth_profile_provider: Some(c.provider.clone()),
+        id: id.to_string(),
+    };
+    let plan = apply::plan(provider_entry, &[target]);
+    let plan_file = paths.clawkeep_dir.join("openclaw-apply-plan.json");
+    let written = serde_json::to_vec_pretty(&plan)
+        .map_err(|e| Error::Internal(e.to_string()))
+        .and_then(|b| crate::fs::write_atomic(&plan_file, &b));
+    let version = apply::version(bin);
+    let applied = written.and_then(|()| {
+        apply::run(bin, &plan_file, true)?;
+        apply::run(bin, &plan_file, false)
+    });
+    // 3. Verify by reading OpenClaw's per-agent store back.
+    let has_ref = |paths: &Paths| -> bool {
+        sqlite_profile(paths, &c.agent, &c.profile_id).is_ok_and(|v| {
+            v.iter().any(|(k, _, p)| {
+                *k == crate::openclaw::sqlite::StoreKind::Agent
+                    && profile_ref(p).is_some_and(|r| r.is_clawkeep() && r.id == id.as_str())
+            })
+        })
+    };
+    let failure = match applied {
+        Err(e) => Some(e.to_string()),
+        Ok(_) if !has_ref(paths) => Some(format!(
+            "`openclaw secrets apply` reported success, but {} does not hold the reference",
+            paths.agent_sqlite(&c.agent).display()
+        )),
+        Ok(_) => None,
+    };
+    if let Some(why) = failure {
+        let found = version.as_deref().unwrap_or("an OpenClaw whose --version could not be read");
+        undo(vault)?;
+        return Err(Error::External(if had_secret {
+            format!(
+                "{why} (with {found} at {}); the vault holds the new secret under `{id}` (it replaced the old one, to \
+                 which OpenClaw's existing reference still points)",
+                bin.display()
+            )
+        } else {
+            format!(
+                "{why} (with {found} at {}); the secret was removed from the vault again: nothing was stored",
+                bin.display()
+            )
+        }));
+    }
+    if let Some(cfg) = config.as_ref()
+        && meta_changed
+    {
+        cfg.save()?;
+    }
+    Ok(Added {
+        needs_import: false,
+        agent: c.agent,
+        profile_id: c.profile_id,
+        secret_id: id.to_string(),
+        store: vault.backend().to_string(),
+        replaced: exists,
+        written_through: "openclaw secrets apply".into(),
+        fallback: None,
+        openclaw: version,
+    })
+}
+
+/// What [`remove_openclaw_copy`] did with OpenClaw's copy of a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpenClawCopy {
+    /// OpenClaw's SQLite stores hold no such profile.
+    None,
+    /// Removed by `openclaw models auth logout`.
+    LoggedOut,
+    /// Removed by clawkeep's one-row transaction (this OpenClaw has no `models auth logout`): the stores changed.
+    Removed(Vec<std::path::PathBuf>),
+    /// Left: OpenClaw's copy is not clawkeep's reference (plaintext or another provider's ref).
+    NotOurs,
+    /// Left: no `openclaw` binary (the reason).
+    NoBinary(String),
+}
+
+/// Remove OpenClaw's copy of `agent`'s profile `profile_id` when it is clawkeep's exec reference (so no reference is
+/// left without its secret): `openclaw models auth logout … --yes` when this OpenClaw has it, else one narrowly
+/// scoped transaction per store on the auth row ([`crate::openclaw::apply::remove_clawkeep_profile`]: only while
+/// the profile is exactly clawkeep's ref). Verified by re-reading the stores. Runs before the vault's copy goes.
+pub fn remove_openclaw_copy(paths: &Paths, agent: &str, profile_id: &str) -> Result<OpenClawCopy> {
+    use crate::openclaw::apply;
+    let copies = sqlite_profile(paths, agent, profile_id)?;
+    if copies.is_empty() {
+        return Ok(OpenClawCopy::None);
+    }
+    let ours: Vec<_> = copies
+        .iter()
+        .filter_map(|(k, db, p)| {
+            let r = profile_ref(p).filter(|r| r.is_clawkeep())?;
+            crate::openclaw::auth_profiles::plaintext_fields(p).is_empty().then(|| (*k, db.clone(), r.id))
+        })
+        .collect();
+    if ours.len() != copies.len() {
+        return Ok(OpenClawCopy::NotOurs);
+    }
+    let bin = match apply::openclaw_bin() {
+        Ok(b) => b,
+        Err(e) => return Ok(OpenClawCopy::NoBinary(e.to_string())),
+    };
+    let done = if apply::has_logout(&bin) {
+        apply::logout(&bin, agent, profile_id)?;
+        OpenClawCopy::LoggedOut
+    } else {
+        let mut changed = Vec::new();
+        for (k, db, id) in &ours {
+            if apply::remove_clawkeep_profile(*k, db, profile_id, id)? {
+                changed.push(db.clone());
+            }
+        }
+        OpenClawCopy::Removed(changed)
+    };
+    if !sqlite_profile(paths, agent, profile_id)?.is_empty() {
+        return Err(Error::External(format!(
+            "OpenClaw's store still holds profile `{profile_id}` of agent {agent} after removing it; the vault's secret \
+             was kept (so its reference still resolves)"
+        )));
+    }
+    Ok(done)
+}
+
+/// Whether clawkeep holds `agent`'s profile `profile_id` (in `auth-profiles.json` or its index): what
+/// [`remove`] accepts.
+pub fn is_known(vault: &Vault, paths: &Paths, agent: &str, profile_id: &str) -> Result<bool> {
+    let own = SecretId::for_profile(agent, profile_id)?;
+    Ok(vault.index.secrets.contains_key(own.as_str())
+        || AuthProfiles::load(&paths.auth_profiles(agent))?.get(profile_id).is_some())
 }
 
 /// Remove a profile: its secret, its reference and its order/state entries together.

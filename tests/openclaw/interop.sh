@@ -7,14 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/openclaw/lib.sh
 
-T="$(mktemp -d)"
-trap 'rm -rf "$T"' EXIT
-export HOME="$T/home"; mkdir -p "$HOME"
-unset OPENCLAW_STATE_DIR CLAWKEEP_DIR DBUS_SESSION_BUS_ADDRESS
-printf 'interop passphrase\n' > "$T/pass"; chmod 600 "$T/pass"
-export CLAWKEEP_PASSPHRASE_FILE="$T/pass"
-pass=0; fail=0
-check() { if eval "$2"; then pass=$((pass+1)); echo "ok   $1"; else fail=$((fail+1)); echo "FAIL $1"; fi; }
+new_test_home "interop passphrase"
 
 KEY="sk-ant-api03-INTEROP-canary-key"
 TOKEN="sk-ant-oat01-INTEROP-$(printf 'A%.0s' $(seq 1 80))"

@@ -20,3 +20,18 @@ if [ ! -x "$CACHE/oc/node_modules/.bin/openclaw" ]; then
 fi
 OPENCLAW="$CACHE/oc/node_modules/.bin/openclaw"
 echo "node $(node --version), $("$OPENCLAW" --version 2>/dev/null | head -1)"
+
+# The prelude custody.sh and interop.sh share: a fresh temp dir $T (removed on exit) holding HOME (so OpenClaw's
+# state dir is $HOME/.openclaw), no inherited state/vault/bus variables, a private passphrase file ($1) given to
+# clawkeep, and the pass/fail counters `check` uses.
+new_test_home() {
+  T="$(mktemp -d)"
+  trap 'rm -rf "$T"' EXIT
+  export HOME="$T/home"; mkdir -p "$HOME"
+  unset OPENCLAW_STATE_DIR CLAWKEEP_DIR DBUS_SESSION_BUS_ADDRESS
+  printf '%s\n' "$1" > "$T/pass"; chmod 600 "$T/pass"
+  export CLAWKEEP_PASSPHRASE_FILE="$T/pass"
+  pass=0; fail=0
+}
+# check NAME 'shell test': counts and prints `ok   NAME` or `FAIL NAME`.
+check() { if eval "$2"; then pass=$((pass+1)); echo "ok   $1"; else fail=$((fail+1)); echo "FAIL $1"; fi; }
