@@ -5,6 +5,7 @@
 
 mod common;
 use common::*;
+use serde_json::{Value, json};
 
 fn secret_service_available(test: &str) -> bool {
     for p in ["dbus-daemon", "dbus-send", "gnome-keyring-daemon"] {
@@ -337,4 +338,35 @@ fn vaults_without_an_id_keep_their_names_and_add_does_not_take_anothers_item() {
     assert_eq!(o.code, 67, "{o:?}");
     get_is(&a, &pid, "sk-proj-legacy-A", "B's refused add");
     assert_eq!(a.run(&["models", "auth", "remove", &pid], "").code, 0);
+}
+
+/// A kernel key holds at most 32,767 bytes: a migration whose encrypted-backup bundle is larger is refused before
+/// anything is stored, with a message that says why and what to do, and every plaintext profile stays as it was.
+#[test]
+fn a_migration_too_large_for_a_kernel_key_is_refused_before_anything_changes() {
+    let test = "a_migration_too_large_for_a_kernel_key_is_refused_before_anything_changes";
+    if !keyutils_available(test) {
+        return;
+    }
+    let env = keyutils_env();
+    assert_eq!(env.run(&["init", "--backend", "keyutils"], "").code, 0);
+    let key = "sk-ant-api03-TOOLARGE-0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz";
+    let profiles: serde_json::Map<String, Value> = (0..150)
+        .map(|i| (format!("anthropic:p{i}"), json!({"type": "api_key", "provider": "anthropic", "key": key})))
+        .collect();
+    let file = env.agent_dir("main").join("auth-profiles.json");
+    let text = json!({"version": 1, "profiles": profiles}).to_string();
+    common::write_private(&file, &text);
+    let o = env.run(&["migrate"], "");
+    assert_eq!(o.code, 65, "{o:?}");
+    assert!(o.stderr.contains("kernel keyring key holds at most 32767 bytes"), "{o:?}");
+    assert!(!o.stderr.contains(key) && !o.stdout.contains(key), "{o:?}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text, "auth-profiles.json changed");
+    let index: Value = serde_json::from_str(&std::fs::read_to_string(env.ck().join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["secrets"].as_object().map_or(0, |m| m.len()), 0, "{index}");
+    // Fewer profiles at a time fit.
+    let few: serde_json::Map<String, Value> = profiles.into_iter().take(20).collect();
+    common::write_private(&file, &json!({"version": 1, "profiles": few}).to_string());
+    let o = env.run(&["migrate"], "");
+    assert_eq!(o.code, 0, "{o:?}");
 }

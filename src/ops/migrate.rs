@@ -23,6 +23,9 @@ use crate::vault::{EntryKind, IndexEntry, Vault, now_ms};
 /// Prefix of backup secret ids (`#` keeps them apart from agent ids).
 pub const BACKUP_PREFIX: &str = "backup#migrate-";
 
+/// The largest value a kernel keyring (`user` key) holds.
+const KEYUTILS_MAX_VALUE: usize = 32_767;
+
 /// What happened (or would happen) to one credential.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -309,6 +312,17 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
         updated: 0,
         extra: Default::default(),
     };
+    // A kernel key holds at most 32,767 bytes: say so before anything is stored, rather than relay the kernel's
+    // refusal halfway.
+    if vault.backend() == crate::vault::Backend::Keyutils && bundle_json.len() > KEYUTILS_MAX_VALUE {
+        return Err(Error::InvalidInput(format!(
+            "the pre-migration backup of these files is {} bytes, and a kernel keyring key holds at most {} bytes; \
+             nothing was changed: migrate one agent at a time (`--agent`), or use a store without that limit \
+             (Secret Service or the file store)",
+            bundle_json.len(),
+            KEYUTILS_MAX_VALUE
+        )));
+    }
     vault.put(&backup_id, &SecretString::from(bundle_json.as_str().to_owned()), backup_entry)?;
     vault.save_index()?;
 
