@@ -39,17 +39,6 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) {
 
 /// `3d 4h`, `5h 12m`, `expired 2h ago`.
 pub fn human_ms(ms: i64) -> String {
-    let past = ms < 0;
-    let m = ms.unsigned_abs() / 60_000;
-    let (d, h, mi) = (m / 1440, (m % 1440) / 60, m % 60);
-    let s = if d > 0 {
-        format!("{d}d {h}h")
-    } else if h > 0 {
-        format!("{h}h {mi}m")
-    } else if mi > 0 {
-        format!("{mi}m")
-    } else {
-        format!("{}s", ms.unsigned_abs() / 1000)
-    };
-    if past { format!("{s} ago") } else { s }
+    let s = clawkeep::ops::status::human_duration(ms);
+    if ms < 0 { format!("{s} ago") } else { s }
 }

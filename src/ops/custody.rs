@@ -108,21 +108,6 @@ impl Options {
     }
 }
 
-/// `3d 4h`, `5h 12m`, `12m`, `40s` (of a non-negative duration).
-fn human(ms: i64) -> String {
-    let m = ms.unsigned_abs() / 60_000;
-    let (d, h, mi) = (m / 1440, (m % 1440) / 60, m % 60);
-    if d > 0 {
-        format!("{d}d {h}h")
-    } else if h > 0 {
-        format!("{h}h {mi}m")
-    } else if mi > 0 {
-        format!("{mi}m")
-    } else {
-        format!("{}s", ms.unsigned_abs() / 1000)
-    }
-}
-
 /// The files OpenClaw keeps credentials in (whether or not they exist), for `LINKED_FILE`.
 fn credential_files(paths: &Paths, agents: &[String]) -> Vec<PathBuf> {
     let mut out = vec![paths.openclaw_config(), paths.dotenv()];
@@ -205,9 +190,9 @@ pub fn run(paths: &Paths, agents: &[String], vault: Option<&Vault>, opts: Option
         }
         let left = exp - opts.now_ms;
         let (code, severity, message) = if left <= 0 {
-            ("EXPIRED", "error", format!("the {} expired {} ago", l.kind, human(-left)))
+            ("EXPIRED", "error", format!("the {} expired {} ago", l.kind, super::status::human_duration(-left)))
         } else if left <= EXPIRING_MS {
-            ("EXPIRING", "warn", format!("the {} expires in {}", l.kind, human(left)))
+            ("EXPIRING", "warn", format!("the {} expires in {}", l.kind, super::status::human_duration(left)))
         } else {
             continue;
         };
@@ -236,8 +221,8 @@ pub fn run(paths: &Paths, agents: &[String], vault: Option<&Vault>, opts: Option
                 json_path: Some(sid.clone()),
                 message: format!(
                     "stored {} ago, longer than the maximum age ({})",
-                    human(opts.now_ms - stored),
-                    human(max)
+                    super::status::human_duration(opts.now_ms - stored),
+                    super::status::human_duration(max)
                 ),
                 fix: Some(format!(
                     "rotate it at the provider, then store the new one: clawkeep models auth add --provider {} \

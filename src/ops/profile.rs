@@ -142,6 +142,23 @@ pub struct Added {
     pub openclaw: Option<String>,
 }
 
+/// The index entry of a new profile credential (`created`/`updated` are set when it is stored).
+fn profile_entry(vault: &Vault, c: &NewCredential, email: Option<String>) -> IndexEntry {
+    IndexEntry {
+        store: vault.backend(),
+        kind: EntryKind::Profile,
+        agent: Some(c.agent.clone()),
+        profile_id: Some(c.profile_id.clone()),
+        provider: Some(c.provider.clone()),
+        cred_type: Some(c.kind.as_str().into()),
+        expires: c.expires,
+        email,
+        created: 0,
+        updated: 0,
+        extra: Default::default(),
+    }
+}
+
 /// Store a credential and write its reference into `auth-profiles.json`.
 pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> {
     check_provider(&c.provider)?;
@@ -167,22 +184,9 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
     if !exists && !c.force && vault.holds_unindexed(&id)? {
         return Err(Error::UnindexedSecret { backend: vault.backend().to_string(), id: id.to_string() });
     }
-    let entry = IndexEntry {
-        store: vault.backend(),
-        kind: EntryKind::Profile,
-        agent: Some(c.agent.clone()),
-        profile_id: Some(c.profile_id.clone()),
-        provider: Some(c.provider.clone()),
-        cred_type: Some(c.kind.as_str().into()),
-        expires: c.expires,
-        email: c
-            .email
-            .clone()
-            .or_else(|| file.get(&c.profile_id).and_then(|p| p.get("email")?.as_str().map(String::from))),
-        created: 0,
-        updated: 0,
-        extra: Default::default(),
-    };
+    let email =
+        c.email.clone().or_else(|| file.get(&c.profile_id).and_then(|p| p.get("email")?.as_str().map(String::from)));
+    let entry = profile_entry(vault, &c, email);
     // openclaw.json's change is made in memory before anything is written, so a shape it cannot take (e.g.
     // `auth.profiles` an array) is refused while nothing has changed.
     let meta_changed = match config.as_mut() {
@@ -331,19 +335,7 @@ pub fn add_through_apply(
         Some(cfg) => cfg.set_profile_meta(&c.profile_id, &c.provider, c.kind.as_str())?,
         None => false,
     };
-    let entry = IndexEntry {
-        store: vault.backend(),
-        kind: EntryKind::Profile,
-        agent: Some(c.agent.clone()),
-        profile_id: Some(c.profile_id.clone()),
-        provider: Some(c.provider.clone()),
-        cred_type: Some(c.kind.as_str().into()),
-        expires: c.expires,
-        email: c.email.clone(),
-        created: 0,
-        updated: 0,
-        extra: Default::default(),
-    };
+    let entry = profile_entry(vault, &c, c.email.clone());
     // 1. The vault: index entry, secret, read back.
     let previous = vault.index.secrets.insert(id.to_string(), entry.clone());
     vault.save_index()?;

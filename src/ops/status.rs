@@ -75,6 +75,21 @@ pub fn health_of(expires: Option<i64>, now: i64) -> Health {
     }
 }
 
+/// A duration for people: `3d 4h`, `5h 12m`, `12m`, `40s` (of its absolute value).
+pub fn human_duration(ms: i64) -> String {
+    let m = ms.unsigned_abs() / 60_000;
+    let (d, h, mi) = (m / 1440, (m % 1440) / 60, m % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {mi}m")
+    } else if mi > 0 {
+        format!("{mi}m")
+    } else {
+        format!("{}s", ms.unsigned_abs() / 1000)
+    }
+}
+
 /// Status of every profile of `agent`.
 pub fn status(vault: Option<&Vault>, paths: &Paths, agent: &str, now: i64) -> Result<Vec<ProfileStatus>> {
     let listed = super::profile::list(vault, paths, agent, None)?;
