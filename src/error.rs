@@ -246,6 +246,20 @@ impl Error {
         Error::Io { path: path.into(), action, source }
     }
 
+    /// `Ok` when a file's `version` field (`found`) is the number 1, else [`Error::UnknownVersion`] naming what was
+    /// found (or that it is missing).
+    pub fn check_version_1(path: &std::path::Path, found: Option<&serde_json::Value>) -> Result<()> {
+        match found {
+            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(1) => Ok(()),
+            other => Err(Error::UnknownVersion {
+                path: path.into(),
+                field: "version",
+                found: other.map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into()),
+                expected: "1",
+            }),
+        }
+    }
+
     /// A JSON parse error on `path`, with line and column.
     pub fn json(path: impl Into<PathBuf>, e: &serde_json::Error) -> Self {
         Error::MalformedJson { path: path.into(), line: e.line(), column: e.column(), message: strip_position(e) }

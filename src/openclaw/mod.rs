@@ -115,14 +115,8 @@ pub(crate) fn read_object(path: &Path) -> Result<Option<(Object, Vec<u8>)>> {
 /// Check `version` is 1 (absent is accepted only when `allow_missing`).
 pub(crate) fn check_version(path: &Path, doc: &Map<String, Value>, allow_missing: bool) -> Result<()> {
     match doc.get("version") {
-        Some(Value::Number(n)) if n.as_u64() == Some(1) => Ok(()),
         None if allow_missing => Ok(()),
-        other => Err(Error::UnknownVersion {
-            path: path.into(),
-            field: "version",
-            found: other.map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into()),
-            expected: "1",
-        }),
+        found => Error::check_version_1(path, found),
     }
 }
 

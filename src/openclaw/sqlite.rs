@@ -201,17 +201,7 @@ pub fn read(kind: StoreKind, path: &Path) -> Result<Option<AuthStore>> {
             message: "expected a JSON object".into(),
         });
     };
-    match doc.get("version") {
-        Some(Value::Number(n)) if n.as_u64() == Some(1) => {}
-        other => {
-            return Err(Error::UnknownVersion {
-                path: path.into(),
-                field: "version",
-                found: other.map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into()),
-                expected: "1",
-            });
-        }
-    }
+    Error::check_version_1(path, doc.get("version"))?;
     if doc.get("profiles").is_some_and(|p| !p.is_object()) {
         return Err(Error::InvalidField {
             path: path.into(),

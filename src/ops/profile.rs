@@ -142,6 +142,24 @@ pub struct Added {
     pub openclaw: Option<String>,
 }
 
+/// Without `--force`, refuse a profile that exists: in OpenClaw's store (`in_openclaw`), in the index, or in the
+/// vault's store although the index lost it (a crash, a lost `index.json`: the secret is still the user's). An item
+/// the index does not know (an interrupted add; a vault without an id shares its keychain names with the user's
+/// other such vaults) is not replaced without `--force` either. Whether the profile is replaced (with `--force`).
+fn refuse_to_replace(vault: &Vault, c: &NewCredential, id: &SecretId, in_openclaw: bool) -> Result<bool> {
+    let listed = in_openclaw || vault.index.secrets.contains_key(id.as_str());
+    if c.force {
+        return Ok(listed);
+    }
+    if listed || vault.present_in_store(id)? {
+        return Err(Error::DuplicateProfile { agent: c.agent.clone(), profile: c.profile_id.clone() });
+    }
+    if vault.holds_unindexed(id)? {
+        return Err(Error::UnindexedSecret { backend: vault.backend().to_string(), id: id.to_string() });
+    }
+    Ok(false)
+}
+
 /// The index entry of a new profile credential (`created`/`updated` are set when it is stored).
 fn profile_entry(vault: &Vault, c: &NewCredential, email: Option<String>) -> IndexEntry {
     IndexEntry {
@@ -173,17 +191,7 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
     let mut config = OpenClawConfig::load_existing(&paths.openclaw_config())?;
     // A secret in the store that the index lost (crash, lost index.json) is still the user's: only --force
     // replaces it.
-    let exists = file.get(&c.profile_id).is_some()
-        || vault.index.secrets.contains_key(id.as_str())
-        || (!c.force && vault.present_in_store(&id)?);
-    if exists && !c.force {
-        return Err(Error::DuplicateProfile { agent: c.agent, profile: c.profile_id });
-    }
-    // An item the index does not know (an interrupted add; a vault without an id shares its keychain names with
-    // the user's other such vaults) is not replaced without --force either.
-    if !exists && !c.force && vault.holds_unindexed(&id)? {
-        return Err(Error::UnindexedSecret { backend: vault.backend().to_string(), id: id.to_string() });
-    }
+    let exists = refuse_to_replace(vault, &c, &id, file.get(&c.profile_id).is_some())?;
     let email =
         c.email.clone().or_else(|| file.get(&c.profile_id).and_then(|p| p.get("email")?.as_str().map(String::from)));
     let entry = profile_entry(vault, &c, email);
@@ -322,15 +330,7 @@ pub fn add_through_apply(
     let in_openclaw = sqlite_profile(paths, &c.agent, &c.profile_id)?;
     let mut config = OpenClawConfig::load_existing(&paths.openclaw_config())?;
     let _lock = vault.lock()?;
-    let exists = !in_openclaw.is_empty()
-        || vault.index.secrets.contains_key(id.as_str())
-        || (!c.force && vault.present_in_store(&id)?);
-    if exists && !c.force {
-        return Err(Error::DuplicateProfile { agent: c.agent, profile: c.profile_id });
-    }
-    if !exists && !c.force && vault.holds_unindexed(&id)? {
-        return Err(Error::UnindexedSecret { backend: vault.backend().to_string(), id: id.to_string() });
-    }
+    let exists = refuse_to_replace(vault, &c, &id, !in_openclaw.is_empty())?;
     let meta_changed = match config.as_mut() {
         Some(cfg) => cfg.set_profile_meta(&c.profile_id, &c.provider, c.kind.as_str())?,
         None => false,

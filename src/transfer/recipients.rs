@@ -107,17 +107,7 @@ impl Recipients {
     /// Parse and validate `bytes` read from `path`.
     pub fn parse(bytes: &[u8], path: &std::path::Path) -> Result<Recipients> {
         let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| Error::json(path, &e))?;
-        match v.get("version") {
-            Some(serde_json::Value::Number(n)) if n.as_u64() == Some(1) => {}
-            other => {
-                return Err(Error::UnknownVersion {
-                    path: path.into(),
-                    field: "version",
-                    found: other.map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into()),
-                    expected: "1",
-                });
-            }
-        }
+        Error::check_version_1(path, v.get("version"))?;
         // No secret in this file: serde's messages may quote it.
         let r: Recipients = serde_json::from_value(v).map_err(|e| Error::InvalidField {
             path: path.into(),

@@ -91,17 +91,7 @@ impl Index {
             version: Option<Value>,
         }
         let probe: Version = serde_json::from_slice(&bytes).map_err(|e| Error::json(path, &e))?;
-        match probe.version.as_ref() {
-            Some(Value::Number(n)) if n.as_u64() == Some(1) => {}
-            other => {
-                return Err(Error::UnknownVersion {
-                    path: path.into(),
-                    field: "version",
-                    found: other.map(|v| v.to_string()).unwrap_or_else(|| "(missing)".into()),
-                    expected: "1",
-                });
-            }
-        }
+        Error::check_version_1(path, probe.version.as_ref())?;
         // The index holds no secret, so serde's messages (which may quote values) are safe here.
         serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::InvalidField {
             path: path.into(),
