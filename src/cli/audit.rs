@@ -164,20 +164,22 @@ pub fn log(paths: &Paths, a: LogArgs) -> Result<i32> {
 pub fn last_used(paths: &Paths, recent_only: bool) -> Result<std::collections::BTreeMap<(String, String), Stored>> {
     let files = clawkeep::audit::files(&paths.clawkeep_dir);
     let mut last = std::collections::BTreeMap::new();
-    let mut visit = |l: &Stored| {
-        if l.line.outcome == "ok"
-            && l.line.fp.is_some()
-            && let (Some(a), Some(p)) = (&l.line.agent, &l.line.profile)
-        {
-            last.insert((a.clone(), p.clone()), l.clone());
-        }
-    };
     if recent_only {
-        clawkeep::audit::log::recent(&files, 2, visit)?;
+        clawkeep::audit::log::recent(&files, 2, |l| note_use(&mut last, l))?;
     } else {
-        verify(&files, &mut visit)?;
+        verify(&files, |l| note_use(&mut last, l))?;
     }
     Ok(last)
+}
+
+/// Keep `l` as its profile's last use if it is a hand-out.
+fn note_use(last: &mut std::collections::BTreeMap<(String, String), Stored>, l: &Stored) {
+    if l.line.outcome == "ok"
+        && l.line.fp.is_some()
+        && let (Some(a), Some(p)) = (&l.line.agent, &l.line.profile)
+    {
+        last.insert((a.clone(), p.clone()), l.clone());
+    }
 }
 
 /// A last use as JSON: when, how, by whom.
@@ -210,56 +212,77 @@ pub fn inventory(
     }
     let inv = clawkeep::ops::custody::run(paths, &agents, vault.as_ref(), opts);
     let code = if check { inv.check_code() } else { exit::OK };
+    let report = inv.report();
     if !json {
-        print_inventory(&inv.to_json());
+        print_inventory(&report);
     }
-    let log_code = summary(paths, json.then(|| inv.to_json()))?;
+    let log_code = summary(paths, json.then_some(report))?;
     Ok(if code == exit::OK { log_code } else { code })
 }
 
-fn print_inventory(doc: &serde_json::Value) {
-    let empty = Vec::new();
-    let creds = doc["credentials"].as_array().unwrap_or(&empty);
-    println!("{} credential location(s); status: {}", creds.len(), doc["status"].as_str().unwrap_or("?"));
-    for c in creds {
-        let s = |k: &str| c[k].as_str().unwrap_or("-").to_string();
-        let fp = c["fingerprint"].as_str().map(|f| format!("  fp {}", &f[..f.len().min(16)])).unwrap_or_default();
-        let at = match c["row"].as_str() {
-            Some(r) => format!("{} {r}:{}", s("file"), s("jsonPath")),
-            None => format!("{} {}", s("file"), s("jsonPath")),
+fn print_inventory(r: &clawkeep::ops::custody::Report) {
+    use std::fmt::Write;
+    // One buffer, written once: 10,000 locations are 10,000 lines.
+    let mut out = String::new();
+    let _ = write!(out, "{} credential location(s); status: {}", r.credentials.len(), r.status);
+    for c in r.credentials.iter() {
+        let fp = c.fingerprint.map(|f| format!("  fp {}", &f[..f.len().min(16)])).unwrap_or_default();
+        let at = match c.row {
+            Some(row) => format!("{} {row}:{}", c.file.display(), c.json_path),
+            None => format!("{} {}", c.file.display(), c.json_path),
         };
-        println!("  {:<10} {:<8} {:<12} {:<14} {at}{fp}", s("valueIn"), s("kind"), s("provider"), s("store"));
+        let _ = write!(
+            out,
+            "\n  {:<10} {:<8} {:<12} {:<14} {at}{fp}",
+            c.value_in,
+            c.kind,
+            c.provider.unwrap_or("-"),
+            c.store
+        );
     }
-    for f in doc["findings"].as_array().unwrap_or(&empty) {
-        let s = |k: &str| f[k].as_str().unwrap_or("").to_string();
-        let at = if s("jsonPath").is_empty() { s("file") } else { format!("{} {}", s("file"), s("jsonPath")) };
-        println!("[{}] {}: {at}: {}", s("severity"), s("code"), s("message"));
-        if !s("fix").is_empty() {
-            println!("        fix: {}", s("fix"));
+    for f in r.findings {
+        let at = match &f.json_path {
+            Some(p) if !p.is_empty() => format!("{} {p}", f.file.display()),
+            _ => f.file.display().to_string(),
+        };
+        let _ = write!(out, "\n[{}] {}: {at}: {}", f.severity, f.code, f.message);
+        if let Some(fix) = f.fix.as_deref().filter(|x| !x.is_empty()) {
+            let _ = write!(out, "\n        fix: {fix}");
         }
     }
-    for sk in doc["skipped"].as_array().unwrap_or(&empty) {
-        println!("[skipped] {}", sk.as_str().unwrap_or(""));
+    for sk in r.skipped {
+        let _ = write!(out, "\n[skipped] {sk}");
     }
+    output::text(&out);
 }
 
-/// The access log's part of `clawkeep audit`: the last use of each profile and whether the chain holds. With
-/// `inventory` (JSON output), one document holding both.
-fn summary(paths: &Paths, inventory: Option<serde_json::Value>) -> Result<i32> {
-    let last = last_used(paths, false)?;
-    let v = verify(&clawkeep::audit::files(&paths.clawkeep_dir), |_| {})?;
-    if let Some(mut doc) = inventory {
-        let rows: Vec<_> = last
+/// The access log's part of `clawkeep audit`: the last use of each profile and whether the chain holds (one pass
+/// over the log). With `inventory` (JSON output), one document holding both.
+fn summary(paths: &Paths, inventory: Option<clawkeep::ops::custody::Report>) -> Result<i32> {
+    let mut last = std::collections::BTreeMap::new();
+    let v = verify(&clawkeep::audit::files(&paths.clawkeep_dir), |l| note_use(&mut last, l))?;
+    if let Some(report) = inventory {
+        /// The inventory followed by the access log's fields.
+        #[derive(serde::Serialize)]
+        struct Doc<'a> {
+            #[serde(flatten)]
+            report: clawkeep::ops::custody::Report<'a>,
+            intact: bool,
+            lines: u64,
+            profiles: Vec<serde_json::Value>,
+            broken: Option<String>,
+        }
+        let profiles = last
             .iter()
             .map(|((a, p), l)| serde_json::json!({"agent": a, "profile": p, "lastUsed": used_json(&l.line)}))
             .collect();
-        if let Some(o) = doc.as_object_mut() {
-            o.insert("intact".into(), v.broken.is_none().into());
-            o.insert("lines".into(), v.lines.into());
-            o.insert("profiles".into(), rows.into());
-            o.insert("broken".into(), v.broken.as_ref().map(|b| b.to_string()).into());
-        }
-        output::json(&doc);
+        output::json(&Doc {
+            report,
+            intact: v.broken.is_none(),
+            lines: v.lines,
+            profiles,
+            broken: v.broken.as_ref().map(|b| b.to_string()),
+        });
     } else {
         for ((a, p), l) in &last {
             println!(

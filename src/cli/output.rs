@@ -13,6 +13,11 @@ fn out_line(text: &str) {
     }
 }
 
+/// Print text (one or many lines) and a newline on stdout, in one write.
+pub fn text(text: &str) {
+    out_line(text);
+}
+
 /// Print a value as pretty JSON on stdout.
 pub fn json<T: Serialize>(v: &T) {
     out_line(&serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into()));

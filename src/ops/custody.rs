@@ -541,60 +541,165 @@ impl Audit {
         }
     }
 
-    /// The JSON document (docs/audit.md); never holds a value.
-    pub fn to_json(&self) -> Value {
+    /// The JSON document (docs/audit.md), ready to serialize; never holds a value. It borrows the audit, so a
+    /// large inventory is written straight out rather than built as a JSON value first.
+    pub fn report(&self) -> Report<'_> {
         let count = |c: &str| self.findings.iter().filter(|f| f.code == c).count();
-        let creds: Vec<Value> = self
-            .scan
-            .locations
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                let mut o = json!({
-                    "store": l.store,
-                    "file": l.file,
-                    "jsonPath": l.json_path,
-                    "kind": l.kind,
-                    "valueIn": value_in(l),
-                });
-                let m = o.as_object_mut().expect("object");
-                let mut put = |k: &str, v: Option<Value>| {
-                    if let Some(v) = v {
-                        m.insert(k.into(), v);
-                    }
-                };
-                put("row", l.row.clone().map(Value::from));
-                put("agent", l.agent.clone().map(Value::from));
-                put("profileId", l.profile_id.clone().map(Value::from));
-                put("provider", l.provider.clone().map(Value::from));
-                put("targetType", l.target_type.clone().map(Value::from));
-                put("fingerprint", self.fingerprints.get(&i).cloned().map(Value::from));
-                if let Held::Ref(r) = &l.held {
-                    put("ref", Some(json!({"source": r.source, "provider": r.provider, "id": r.id})));
-                }
-                o
-            })
-            .collect();
-        json!({
-            "version": JSON_VERSION,
-            "status": self.status(),
-            "summary": {
-                "credentials": self.scan.locations.len(),
-                "plaintextCount": count("PLAINTEXT_FOUND"),
-                "unresolvedRefCount": count("REF_UNRESOLVED"),
-                "shadowedRefCount": count("REF_SHADOWED"),
-                "legacyResidueCount": count("LEGACY_RESIDUE"),
-                "residueCount": count("SQLITE_RESIDUE") + count("FILE_RESIDUE"),
-                "duplicateCount": count("DUPLICATE_SECRET"),
-                "findings": self.findings.len(),
+        Report {
+            version: JSON_VERSION,
+            status: self.status(),
+            summary: Summary {
+                credentials: self.scan.locations.len(),
+                plaintext_count: count("PLAINTEXT_FOUND"),
+                unresolved_ref_count: count("REF_UNRESOLVED"),
+                shadowed_ref_count: count("REF_SHADOWED"),
+                legacy_residue_count: count("LEGACY_RESIDUE"),
+                residue_count: count("SQLITE_RESIDUE") + count("FILE_RESIDUE"),
+                duplicate_count: count("DUPLICATE_SECRET"),
+                findings: self.findings.len(),
             },
-            "residueScanned": self.residue_scanned,
-            "matrix": self.scan.matrix,
-            "skipped": self.scan.skipped,
-            "credentials": creds,
-            "findings": self.findings,
+            residue_scanned: self.residue_scanned,
+            matrix: self.scan.matrix.as_deref(),
+            skipped: &self.scan.skipped,
+            credentials: Credentials(self),
+            findings: &self.findings,
+        }
+    }
+}
+
+/// `clawkeep audit --json` (version [`JSON_VERSION`], docs/custody.md): the fields in the order they are written.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report<'a> {
+    /// [`JSON_VERSION`].
+    pub version: u32,
+    /// [`Audit::status`].
+    pub status: &'static str,
+    /// Counts.
+    pub summary: Summary,
+    /// Whether the residue scan ran.
+    pub residue_scanned: bool,
+    /// OpenClaw's credential matrix used for `openclaw.json`.
+    pub matrix: Option<&'a Path>,
+    /// Parts not checked, and why.
+    pub skipped: &'a [String],
+    /// Every credential location.
+    pub credentials: Credentials<'a>,
+    /// The findings.
+    pub findings: &'a [Finding],
+}
+
+/// The `summary` counts of [`Report`].
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Credential locations.
+    pub credentials: usize,
+    /// `PLAINTEXT_FOUND` findings.
+    pub plaintext_count: usize,
+    /// `REF_UNRESOLVED` findings.
+    pub unresolved_ref_count: usize,
+    /// `REF_SHADOWED` findings.
+    pub shadowed_ref_count: usize,
+    /// `LEGACY_RESIDUE` findings.
+    pub legacy_residue_count: usize,
+    /// `SQLITE_RESIDUE` and `FILE_RESIDUE` findings.
+    pub residue_count: usize,
+    /// `DUPLICATE_SECRET` findings.
+    pub duplicate_count: usize,
+    /// All findings.
+    pub findings: usize,
+}
+
+/// The credential locations of an audit, serialized one [`Credential`] at a time.
+pub struct Credentials<'a>(&'a Audit);
+
+impl<'a> Credentials<'a> {
+    /// Each location as reported.
+    pub fn iter(&self) -> impl Iterator<Item = Credential<'a>> + 'a {
+        let a = self.0;
+        a.scan.locations.iter().enumerate().map(move |(i, l)| Credential {
+            store: l.store,
+            file: &l.file,
+            json_path: &l.json_path,
+            kind: &l.kind,
+            value_in: value_in(l),
+            row: l.row.as_deref(),
+            agent: l.agent.as_deref(),
+            profile_id: l.profile_id.as_deref(),
+            provider: l.provider.as_deref(),
+            target_type: l.target_type.as_deref(),
+            fingerprint: a.fingerprints.get(&i).map(String::as_str),
+            secret_ref: match &l.held {
+                Held::Ref(r) => Some(RefOut { source: &r.source, provider: &r.provider, id: &r.id }),
+                _ => None,
+            },
         })
     }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.0.scan.locations.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.scan.locations.is_empty()
+    }
+}
+
+impl Serialize for Credentials<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// One credential location in [`Report`]: where it is and where its value lives, never the value.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credential<'a> {
+    /// `auth-profiles.json`, `agent-sqlite`, `shared-sqlite`, `auth.json`, `openclaw.json`, `.env`.
+    pub store: &'a str,
+    /// The file.
+    pub file: &'a Path,
+    /// Path inside the document.
+    pub json_path: &'a str,
+    /// `api_key`, `token`, `oauth`, `config`, `env`.
+    pub kind: &'a str,
+    /// [`value_in`].
+    pub value_in: &'static str,
+    /// Table and row in a SQLite store.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<&'a str>,
+    /// The agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<&'a str>,
+    /// Auth profile id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_id: Option<&'a str>,
+    /// Provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<&'a str>,
+    /// Plan target type of `openclaw secrets apply`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_type: Option<&'a str>,
+    /// Keyed fingerprint of a value clawkeep can see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<&'a str>,
+    /// The SecretRef, when the location holds one.
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<RefOut<'a>>,
+}
+
+/// A SecretRef in [`Credential`].
+#[derive(Serialize)]
+pub struct RefOut<'a> {
+    /// `exec`, `env`, `file`.
+    pub source: &'a str,
+    /// Provider alias.
+    pub provider: &'a str,
+    /// The id.
+    pub id: &'a str,
 }
 
 /// Before `migrate` changes anything: every OpenClaw SQLite store must read (a locked, corrupt or unknown-schema
