@@ -46,8 +46,66 @@ pub fn wire_frames(data: &[u8]) {
     let _ = crate::protocol::wire::parse_request(rest);
 }
 
-/// `auth-profiles.json`, including the legacy flat map `migrate` converts.
+/// What the audit learns of one profile (its id and every field it reads), to compare the quick and full reads.
+pub type ProfileFacts = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<crate::profiles::SecretRef>,
+    Option<i64>,
+    [bool; 2],
+    [Option<String>; 3],
+);
+
+fn facts(id: &str, p: &dyn crate::openclaw::lite::Fields) -> ProfileFacts {
+    let s = |k: &str| p.str_of(k).map(String::from);
+    (
+        id.to_string(),
+        profile_type(p).map(String::from),
+        profile_provider(p).map(String::from),
+        profile_ref(p),
+        profile_expires(p),
+        [p.has("key"), p.has("apiKey")],
+        [s("key"), s("apiKey"), s("token")],
+    )
+}
+
+/// The audit's quick read of an `auth-profiles.json` (`each_profile`) and of a SQLite store document
+/// (`sqlite::each_profile_in`), each against the full read of the same bytes: the same profiles with the same
+/// fields, in the same order, or the same error. Returns the profiles of the file read (for tests).
+pub fn quick_read_agrees(data: &[u8]) -> std::result::Result<Vec<ProfileFacts>, String> {
+    use crate::openclaw::sqlite::{self, StoreKind};
+    let path = Path::new(FILE);
+    let full_file = crate::profiles::parse_object(path, data)
+        .and_then(|doc| AuthProfiles::from_read(path, doc, Vec::new()))
+        .map(|ap| ap.profiles().map(|(id, p)| facts(id, p)).collect::<Vec<_>>())
+        .map_err(|e| e.to_string());
+    let mut quick = Vec::new();
+    let quick_file = crate::profiles::auth_profiles::each_profile(path, data, |id, p| quick.push(facts(id, p)))
+        .map(|()| quick)
+        .map_err(|e| e.to_string());
+    assert_eq!(quick_file, full_file, "auth-profiles.json: the quick read disagrees with the full one");
+    if let Ok(text) = std::str::from_utf8(data) {
+        let full = sqlite::parse(StoreKind::Shared, path, "t[r]".into(), text)
+            .map(|st| st.profiles().map(|(id, p)| facts(id, p)).collect::<Vec<_>>())
+            .map_err(|e| e.to_string());
+        let mut quick = Vec::new();
+        let got = sqlite::each_profile_in(StoreKind::Shared, path, "t[r]".into(), text, |row, id, p| {
+            assert_eq!(row, "t[r]");
+            quick.push(facts(id, p))
+        })
+        .map(|()| quick)
+        .map_err(|e| e.to_string());
+        assert_eq!(got, full, "store document: the quick read disagrees with the full one");
+    }
+    full_file
+}
+
+/// `auth-profiles.json`, including the legacy flat map `migrate` converts, and the audit's quick read of it.
 pub fn auth_profiles(data: &[u8]) {
+    if crate::profiles::check_nesting(Path::new(FILE), data).is_ok() {
+        let _ = quick_read_agrees(data);
+    }
     let Some(doc) = object(data) else { return };
     if is_flat_legacy(&doc) {
         let converted = crate::ops::migrate::convert_flat(doc.clone());

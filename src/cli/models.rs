@@ -163,9 +163,17 @@ pub fn status(paths: &Paths, agent: &str, check: bool, json: bool) -> Result<i32
             .iter()
             .filter_map(|r| last_of(&r.profile_id).map(|l| (r.profile_id.clone(), super::audit::used_json(l))))
             .collect();
-        output::json(&serde_json::json!({
-            "agent": agent, "profiles": rows, "lastUsed": used, "exitCode": code, "toRotate": exposed
-        }));
+        /// `models status --json`, written straight from the rows (10,000 profiles need no JSON value first).
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Doc<'a, R: serde::Serialize> {
+            agent: &'a str,
+            profiles: &'a [status::ProfileStatus],
+            last_used: serde_json::Map<String, serde_json::Value>,
+            exit_code: i32,
+            to_rotate: R,
+        }
+        output::json(&Doc { agent, profiles: &rows, last_used: used, exit_code: code, to_rotate: &exposed });
     } else if rows.is_empty() {
         println!("no profiles for agent {agent}");
     } else {

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use super::lite::{Fields, Lite, LiteObject};
 use crate::error::{Error, Result};
 use crate::secret::SecretId;
 
@@ -209,39 +210,155 @@ pub fn is_flat_legacy(doc: &Map<String, Value>) -> bool {
 }
 
 /// The profile's type (`type`, or the legacy `mode`).
-pub fn profile_type(p: &Map<String, Value>) -> Option<&str> {
-    p.get("type").or_else(|| p.get("mode")).and_then(Value::as_str)
+pub fn profile_type<P: Fields + ?Sized>(p: &P) -> Option<&str> {
+    if p.has("type") { p.str_of("type") } else { p.str_of("mode") }
 }
 
 /// The profile's provider.
-pub fn profile_provider(p: &Map<String, Value>) -> Option<&str> {
-    p.get("provider").and_then(Value::as_str)
+pub fn profile_provider<P: Fields + ?Sized>(p: &P) -> Option<&str> {
+    p.str_of("provider")
 }
 
 /// The profile's `keyRef`/`tokenRef`, if any.
-pub fn profile_ref(p: &Map<String, Value>) -> Option<SecretRef> {
-    p.get("keyRef").or_else(|| p.get("tokenRef")).and_then(parse_ref)
+pub fn profile_ref<P: Fields + ?Sized>(p: &P) -> Option<SecretRef> {
+    if p.has("keyRef") { p.ref_of("keyRef") } else { p.ref_of("tokenRef") }
 }
 
 /// The profile's expiry in ms.
-pub fn profile_expires(p: &Map<String, Value>) -> Option<i64> {
-    p.get("expires").and_then(Value::as_i64).filter(|v| *v > 0)
+pub fn profile_expires<P: Fields + ?Sized>(p: &P) -> Option<i64> {
+    p.i64_of("expires").filter(|v| *v > 0)
 }
 
 /// Plaintext secret fields present in the profile.
-pub fn plaintext_fields(p: &Map<String, Value>) -> Vec<&'static str> {
-    PLAINTEXT_FIELDS
-        .iter()
-        .copied()
-        .filter(|f| p.get(*f).is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty())))
-        .collect()
+pub fn plaintext_fields<P: Fields + ?Sized>(p: &P) -> Vec<&'static str> {
+    PLAINTEXT_FIELDS.iter().copied().filter(|f| p.str_of(f).is_some_and(|s| !s.is_empty())).collect()
+}
+
+/// Every profile of the `auth-profiles.json` read from `path` as `bytes`, as [`AuthProfiles::profiles`] yields them
+/// (in file order, objects with a string provider), after the same checks as [`AuthProfiles::load`]: the audit's
+/// quick read. A document that is not plainly well-formed (a parse error, another version, a repeated profile id, a
+/// malformed ref or expiry, a legacy flat map) is read again the full way, so its error (or its profiles) are
+/// exactly what `load` gives.
+pub fn each_profile(path: &Path, bytes: &[u8], mut f: impl FnMut(&str, &dyn Fields)) -> Result<()> {
+    if let Ok(Lite::Object(doc)) = Lite::parse(bytes)
+        && let Some(profiles) = plain_profiles(&doc)
+    {
+        for (id, p) in profiles.iter().flat_map(|p| p.0.iter()) {
+            if let Lite::Object(p) = p
+                && p.str_of("provider").is_some()
+            {
+                f(id, p);
+            }
+        }
+        return Ok(());
+    }
+    let full = AuthProfiles::from_read(path, super::parse_object(path, bytes)?, Vec::new())?;
+    for (id, p) in full.profiles() {
+        f(id, p);
+    }
+    Ok(())
+}
+
+/// The profiles of a document [`AuthProfiles::from_read`] would accept as it is (`Some(None)` when it has none);
+/// `None` for anything else.
+fn plain_profiles<'d, 'a>(doc: &'d LiteObject<'a>) -> Option<Option<&'d LiteObject<'a>>> {
+    if doc.get("version")?.as_u64() != Some(1) {
+        return None;
+    }
+    let profiles = match doc.get("profiles") {
+        None => return Some(None),
+        Some(p) => p.as_object()?,
+    };
+    if profiles.has_repeats() {
+        return None;
+    }
+    let well_formed = profiles.0.iter().all(|(_, p)| {
+        p.as_object().is_some_and(|p| {
+            ["keyRef", "tokenRef"].iter().all(|r| !p.has(r) || p.ref_of(r).is_some())
+                && (!p.has("expires") || p.is_null("expires") || p.i64_of("expires").is_some())
+        })
+    });
+    well_formed.then_some(Some(profiles))
 }
 
 fn parse_ref(v: &Value) -> Option<SecretRef> {
-    let o = v.as_object()?;
-    Some(SecretRef {
-        source: o.get("source")?.as_str()?.to_string(),
-        provider: o.get("provider")?.as_str()?.to_string(),
-        id: o.get("id")?.as_str()?.to_string(),
-    })
+    v.as_object().and_then(super::lite::secret_ref)
+}
+
+#[cfg(test)]
+mod quick_read_tests {
+    use super::*;
+
+    fn quick(doc: &str) -> bool {
+        matches!(Lite::parse(doc.as_bytes()), Ok(Lite::Object(o)) if plain_profiles(&o).is_some())
+    }
+
+    #[test]
+    fn the_audits_quick_read_gives_what_the_full_read_gives_and_falls_back_on_anything_unusual() {
+        // Read the quick way: every field the audit looks at, in every shape OpenClaw's files take.
+        let plain = r#"{"version":1,"profiles":{
+            "a:1":{"type":"api_key","provider":"a","key":"sk-1"},
+            "b:2":{"type":"token","provider":"b","tokenRef":{"source":"exec","provider":"clawkeep","id":"main/b:2"},"expires":99},
+            "c":{"mode":"token","provider":"c","token":"t"},
+            "d":{"provider":1,"key":"not loaded: provider is not a string"},
+            "e":{"type":"oauth","provider":"e","access":"x","refresh":"y"},
+            "f":{"type":"api_key","provider":"f","apiKey":"y"},
+            "g":{"type":"api_key","provider":"g","key":null,"apiKey":"z"},
+            "h\u0041":{"type":5,"mode":"token","provider":"h\n","token":"\u00e9\"q"},
+            "i":{"provider":"i","key":"first","key":"second","keyRef":{"source":"env","provider":"default","id":"K"}},
+            "j":{"provider":"j","expires":null},
+            "k":{"provider":"k","expires":-5,"tokenRef":{"source":"exec","provider":"clawkeep","id":"x","extra":1}}
+        },"usageStats":{"a:1":{"lastUsed":1}},"profiles2":[1,2.5,-3,true,null]}"#;
+        assert!(quick(plain));
+        let got = crate::fuzzing::quick_read_agrees(plain.as_bytes()).unwrap();
+        assert_eq!(got.len(), 10, "every profile with a string provider");
+        let i = got.iter().find(|f| f.0 == "i").unwrap();
+        assert_eq!(i.6[0].as_deref(), Some("second"), "a repeated field: the last counts, as in the full read");
+        let h = got.iter().find(|f| f.0 == "hA").unwrap();
+        assert_eq!((h.1.as_deref(), h.2.as_deref(), h.6[2].as_deref()), (None, Some("h\n"), Some("é\"q")));
+        assert!(quick(r#"{"version":1}"#));
+        assert_eq!(crate::fuzzing::quick_read_agrees(br#"{"version":1}"#).unwrap().len(), 0);
+        assert!(quick(r#"{"profiles":{"x":{}},"version":1,"profiles":{}}"#), "a repeated member: the last counts");
+        assert_eq!(
+            crate::fuzzing::quick_read_agrees(br#"{"profiles":{"x":{"provider":"p"}},"version":1,"profiles":{}}"#)
+                .unwrap()
+                .len(),
+            0
+        );
+
+        // Anything else is read the full way: the same error, or (a repeated profile id) the same profiles.
+        for (doc, ok) in [
+            (r#"{"version":2,"profiles":{}}"#, false),
+            (r#"{"version":"1","profiles":{}}"#, false),
+            (r#"{"version":1.0,"profiles":{}}"#, false),
+            (r#"{"profiles":{}}"#, false),
+            (r#"{"anthropic":{"apiKey":"sk-legacy"}}"#, false),
+            (r#"{"version":1,"profiles":[]}"#, false),
+            (r#"{"version":1,"profiles":{"a":"sk-string"}}"#, false),
+            (
+                r#"{"version":1,"profiles":{"a":{"provider":"p","key":"1"},"b":{"provider":"q"},"a":{"provider":"r","key":"2"}}}"#,
+                true,
+            ),
+            (r#"{"version":1,"profiles":{"a":{"provider":"p","keyRef":{"source":"exec","id":"x"}}}}"#, false),
+            (r#"{"version":1,"profiles":{"a":{"provider":"p","keyRef":null}}}"#, false),
+            (r#"{"version":1,"profiles":{"a":{"provider":"p","expires":"soon"}}}"#, false),
+            (r#"{"version":1,"profiles":{"a":{"provider":"p","expires":1.5}}}"#, false),
+            (r#"{"version":1,"profiles":{"a":{"provider":"p","expires":18446744073709551615}}}"#, false),
+            (r#"{"version":1,"profiles":{"a":{"provider":"p","key":"sk-unterminated}}}"#, false),
+            (r#"[1,2]"#, false),
+        ] {
+            assert!(!quick(doc), "{doc} was read the quick way");
+            let r = crate::fuzzing::quick_read_agrees(doc.as_bytes());
+            assert_eq!(r.is_ok(), ok, "{doc}: {r:?}");
+        }
+        // The repeated id keeps its first place and its last value, as the full read does.
+        let r = crate::fuzzing::quick_read_agrees(
+            br#"{"version":1,"profiles":{"a":{"provider":"p","key":"1"},"b":{"provider":"q"},"a":{"provider":"r","key":"2"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.iter().map(|f| (f.0.as_str(), f.2.as_deref())).collect::<Vec<_>>(),
+            [("a", Some("r")), ("b", Some("q"))]
+        );
+    }
 }

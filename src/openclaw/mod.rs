@@ -10,6 +10,7 @@ pub mod apply;
 pub mod auth_profiles;
 pub mod auth_state;
 pub mod dotenv;
+pub mod lite;
 pub mod openclaw_config;
 pub mod sqlite;
 pub mod surface;
@@ -98,12 +99,23 @@ pub fn check_nesting(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Read a JSON object file with a clear error naming the file, line and column. Missing → `None`.
 pub(crate) fn read_object(path: &Path) -> Result<Option<(Object, Vec<u8>)>> {
+    let Some(bytes) = read_json_bytes(path)? else { return Ok(None) };
+    let m = parse_object(path, &bytes)?;
+    Ok(Some((m, bytes.to_vec())))
+}
+
+/// The bytes of a JSON file OpenClaw keeps (a regular file, bounded, nesting checked). Missing → `None`.
+pub(crate) fn read_json_bytes(path: &Path) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
     crate::fs::check_file(path, true)?;
     let Some(bytes) = crate::fs::read_optional(path)? else { return Ok(None) };
     check_nesting(path, &bytes)?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| Error::json(path, &e))?;
-    match value {
-        Value::Object(m) => Ok(Some((m, bytes.to_vec()))),
+    Ok(Some(bytes))
+}
+
+/// Parse bytes read from `path` as a JSON object, with a clear error naming the file, line and column.
+pub(crate) fn parse_object(path: &Path, bytes: &[u8]) -> Result<Object> {
+    match serde_json::from_slice(bytes).map_err(|e| Error::json(path, &e))? {
+        Value::Object(m) => Ok(m),
         _ => Err(Error::InvalidField {
             path: path.into(),
             field: "(top level)".into(),

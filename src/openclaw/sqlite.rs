@@ -17,6 +17,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use super::lite::{Fields, Lite};
 use crate::error::{Error, Result};
 
 /// How long a read waits for a writer's lock before giving up (OpenClaw holds write transactions briefly).
@@ -142,6 +143,55 @@ fn open(path: &Path) -> Result<Connection> {
 /// auth row yet. A table of that name without the expected columns is refused (`InvalidField`): it is not a store
 /// this clawkeep understands.
 pub fn read(kind: StoreKind, path: &Path) -> Result<Option<AuthStore>> {
+    let Some((location, raw)) = read_raw(kind, path)? else { return Ok(None) };
+    parse(kind, path, location, &raw).map(Some)
+}
+
+/// Every profile of one store, as [`AuthStore::profiles`] yields them after [`read`]'s checks, without building the
+/// document as a `serde_json::Value`: the audit's quick read. A document that is not plainly well-formed (a parse
+/// error, another version, `profiles` not an object, a repeated profile id) is read again the full way, so its
+/// error (or its profiles) are exactly [`read`]'s. `f` is given the location (`table[key]`), the profile id and the
+/// profile. `Ok(false)`: no store, as [`read`]'s `Ok(None)`.
+pub fn each_profile(kind: StoreKind, path: &Path, f: impl FnMut(&str, &str, &dyn Fields)) -> Result<bool> {
+    let Some((location, raw)) = read_raw(kind, path)? else { return Ok(false) };
+    each_profile_in(kind, path, location, &raw, f)?;
+    Ok(true)
+}
+
+/// [`each_profile`] over a store document already read (`raw`, from `location` in `path`).
+pub(crate) fn each_profile_in(
+    kind: StoreKind,
+    path: &Path,
+    location: String,
+    raw: &str,
+    mut f: impl FnMut(&str, &str, &dyn Fields),
+) -> Result<()> {
+    if let Ok(Lite::Object(doc)) = Lite::parse(raw.as_bytes())
+        && doc.get("version").and_then(Lite::as_u64) == Some(1)
+    {
+        let profiles = match doc.get("profiles") {
+            None => Some(None),
+            Some(Lite::Object(p)) if !p.has_repeats() => Some(Some(p)),
+            Some(_) => None,
+        };
+        if let Some(profiles) = profiles {
+            for (id, p) in profiles.iter().flat_map(|p| p.0.iter()) {
+                if let Lite::Object(p) = p {
+                    f(&location, id, p);
+                }
+            }
+            return Ok(());
+        }
+    }
+    let st = parse(kind, path, location, raw)?;
+    for (id, p) in st.profiles() {
+        f(&st.location, id, p);
+    }
+    Ok(())
+}
+
+/// The store's row as text, and where it is (`table[key]`).
+fn read_raw(kind: StoreKind, path: &Path) -> Result<Option<(String, Zeroizing<String>)>> {
     if std::fs::symlink_metadata(path).is_err() {
         return Ok(None);
     }
@@ -186,10 +236,14 @@ pub fn read(kind: StoreKind, path: &Path) -> Result<Option<AuthStore>> {
         .map(|v| v.ok_or(()))
         .transpose()
         .map_err(|()| Error::TooLarge { path: path.into(), limit: MAX_DOC as u64 })?;
-    let location = format!("{table}[{row}]");
-    let Some(raw) = raw else { return Ok(None) };
+    Ok(raw.map(|raw| (format!("{table}[{row}]"), raw)))
+}
+
+/// The store document of [`read_raw`], checked.
+pub(crate) fn parse(kind: StoreKind, path: &Path, location: String, raw: &str) -> Result<AuthStore> {
+    let value_col = kind.table().2;
     let field = || format!("{location}.{value_col}");
-    let value: Value = serde_json::from_str(&raw).map_err(|e| Error::InvalidField {
+    let value: Value = serde_json::from_str(raw).map_err(|e| Error::InvalidField {
         path: path.into(),
         field: field(),
         message: format!("not valid JSON (line {}, column {})", e.line(), e.column()),
@@ -209,5 +263,5 @@ pub fn read(kind: StoreKind, path: &Path) -> Result<Option<AuthStore>> {
             message: "expected an object".into(),
         });
     }
-    Ok(Some(AuthStore { kind, path: path.into(), location, doc }))
+    Ok(AuthStore { kind, path: path.into(), location, doc })
 }

@@ -7,9 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::auth_profiles::{SecretRef, profile_expires, profile_provider, profile_ref, profile_type};
+use super::lite::{Fields, secret_ref};
 use super::sqlite::{self, StoreKind};
 use crate::error::{Error, Result};
 use crate::paths::Paths;
@@ -114,36 +115,30 @@ pub fn scan(paths: &Paths, agents: &[String]) -> Scan {
     // Auth-profile stores, per agent: the JSON file (2026.5), the per-agent SQLite store (2026.7+).
     for a in agents {
         let json = paths.auth_profiles(a);
-        match super::AuthProfiles::load(&json) {
-            Ok(f) if f.original.is_some() => {
-                for (pid, p) in f.profiles() {
-                    profile_locations(&mut s, "auth-profiles.json", &json, None, Some(a), pid, p);
-                }
-            }
-            Ok(_) => {}
-            Err(e) => s.errors.push((json, e)),
+        let read = super::read_json_bytes(&json).and_then(|bytes| match bytes {
+            Some(b) => super::auth_profiles::each_profile(&json, &b, |pid, p| {
+                profile_locations(&mut s.locations, "auth-profiles.json", &json, None, Some(a), pid, p)
+            }),
+            None => Ok(()),
+        });
+        if let Err(e) = read {
+            s.errors.push((json, e));
         }
         let db = sqlite::agent_path(&paths.agent_dir(a));
-        match sqlite::read(StoreKind::Agent, &db) {
-            Ok(Some(st)) => {
-                for (pid, p) in st.profiles() {
-                    profile_locations(&mut s, StoreKind::Agent.as_str(), &db, Some(&st.location), Some(a), pid, p);
-                }
-            }
-            Ok(None) => {}
-            Err(e) => s.errors.push((db, e)),
+        let read = sqlite::each_profile(StoreKind::Agent, &db, |row, pid, p| {
+            profile_locations(&mut s.locations, StoreKind::Agent.as_str(), &db, Some(row), Some(a), pid, p)
+        });
+        if let Err(e) = read {
+            s.errors.push((db, e));
         }
     }
     // The shared store (2026.9+): profiles every agent falls back to.
     let db = sqlite::shared_path(&paths.state_dir);
-    match sqlite::read(StoreKind::Shared, &db) {
-        Ok(Some(st)) => {
-            for (pid, p) in st.profiles() {
-                profile_locations(&mut s, StoreKind::Shared.as_str(), &db, Some(&st.location), None, pid, p);
-            }
-        }
-        Ok(None) => {}
-        Err(e) => s.errors.push((db, e)),
+    let read = sqlite::each_profile(StoreKind::Shared, &db, |row, pid, p| {
+        profile_locations(&mut s.locations, StoreKind::Shared.as_str(), &db, Some(row), None, pid, p)
+    });
+    if let Err(e) = read {
+        s.errors.push((db, e));
     }
     config_locations(&mut s, paths);
     env_locations(&mut s, paths);
@@ -151,29 +146,30 @@ pub fn scan(paths: &Paths, agents: &[String]) -> Scan {
 }
 
 fn profile_locations(
-    s: &mut Scan,
+    out: &mut Vec<Location>,
     store: &'static str,
     file: &Path,
     row: Option<&str>,
     agent: Option<&str>,
     pid: &str,
-    p: &Map<String, Value>,
+    p: &dyn Fields,
 ) {
-    let ptype = profile_type(p).unwrap_or("api_key").to_string();
-    let provider = profile_provider(p).map(String::from);
+    let ptype = profile_type(p).unwrap_or("api_key");
+    let provider = profile_provider(p);
+    let expires = profile_expires(p);
     let mut push = |json_path: String, kind: &str, target_type: Option<&str>, held: Held| {
-        s.locations.push(Location {
+        out.push(Location {
             store,
             file: file.into(),
             row: row.map(String::from),
             json_path,
             agent: agent.map(String::from),
             profile_id: Some(pid.into()),
-            provider: provider.clone(),
+            provider: provider.map(String::from),
             kind: kind.into(),
             target_type: target_type.map(String::from),
             held,
-            expires: profile_expires(p),
+            expires,
         })
     };
     if ptype == "oauth" {
@@ -183,10 +179,10 @@ fn profile_locations(
     let (field, target) = if ptype == "token" {
         ("token", "auth-profiles.token.token")
     } else {
-        (if p.contains_key("key") || !p.contains_key("apiKey") { "key" } else { "apiKey" }, "auth-profiles.api_key.key")
+        (if p.has("key") || !p.has("apiKey") { "key" } else { "apiKey" }, "auth-profiles.api_key.key")
     };
     let kind = if ptype == "token" { "token" } else { "api_key" };
-    let plain = p.get(field).and_then(Value::as_str).filter(|v| !v.is_empty());
+    let plain = p.str_of(field).filter(|v| !v.is_empty());
     if let Some(v) = plain {
         push(format!("profiles.{pid}.{field}"), kind, Some(target), Held::Plaintext(SecretString::from(v.to_string())));
     }
@@ -198,15 +194,6 @@ fn profile_locations(
             Held::Ref(r),
         );
     }
-}
-
-fn as_ref(v: &Value) -> Option<SecretRef> {
-    let o = v.as_object()?;
-    Some(SecretRef {
-        source: o.get("source")?.as_str()?.into(),
-        provider: o.get("provider")?.as_str()?.into(),
-        id: o.get("id")?.as_str()?.into(),
-    })
 }
 
 /// Every concrete path in `doc` matching `pattern` (`*` matches any one key), with its value.
@@ -271,7 +258,7 @@ fn config_locations(s: &mut Scan, paths: &Paths) {
                 Value::String(t) if t.is_empty() || t == super::openclaw_config::REDACTED => continue,
                 Value::String(t) if t.starts_with("${") && t.ends_with('}') => Held::EnvTemplate(t.clone()),
                 Value::String(t) => Held::Plaintext(SecretString::from(t.clone())),
-                v => match as_ref(v) {
+                v => match v.as_object().and_then(secret_ref) {
                     Some(r) => Held::Ref(r),
                     None => continue,
                 },

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::openclaw::OpenClawConfig;
 use crate::openclaw::auth_profiles::{profile_provider, profile_ref, profile_type};
+use crate::openclaw::lite::Fields;
 use crate::openclaw::{AuthProfiles, AuthState, CredType};
 use crate::paths::Paths;
 use crate::secret::{ExposeSecret, SecretId, SecretString};
@@ -600,33 +601,38 @@ pub struct ListedProfile {
 
 /// Every profile of an agent: those in `auth-profiles.json` and those only in clawkeep's index.
 pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<&str>) -> Result<Vec<ListedProfile>> {
-    let file = AuthProfiles::load(&paths.auth_profiles(agent))?;
     let backend = vault.map(|v| v.backend().to_string()).unwrap_or_else(|| "missing".into());
     let mut out = Vec::new();
     // Profile ids listed so far: a profile found in several places is listed once, from the first.
     let mut seen = std::collections::HashSet::new();
-    for (pid, p) in file.profiles() {
-        seen.insert(pid.clone());
+    let mut listed = |pid: &str, p: &dyn Fields, openclaw_store: Option<&str>| {
+        if !seen.insert(pid.to_string()) {
+            return;
+        }
         let r = profile_ref(p);
         let plaintext = !crate::openclaw::auth_profiles::plaintext_fields(p).is_empty();
-        let store = match &r {
-            Some(r) if r.is_clawkeep() => format!("clawkeep:{backend}"),
-            Some(r) => format!("{}:{}", r.source, r.provider),
-            None if plaintext => "plaintext".into(),
-            None => "none".into(),
-        };
         out.push(ListedProfile {
             agent: agent.into(),
-            profile_id: pid.clone(),
+            profile_id: pid.into(),
             provider: profile_provider(p).unwrap_or_default().into(),
             cred_type: profile_type(p).unwrap_or("unknown").into(),
-            store,
+            store: match &r {
+                Some(r) if r.is_clawkeep() => format!("clawkeep:{backend}"),
+                Some(r) => format!("{}:{}", r.source, r.provider),
+                None if plaintext => "plaintext".into(),
+                None => "none".into(),
+            },
             secret_id: r.filter(|r| r.is_clawkeep()).map(|r| r.id),
             expires: crate::openclaw::auth_profiles::profile_expires(p),
-            email: p.get("email").and_then(|v| v.as_str()).map(String::from),
-            in_auth_profiles: true,
-            openclaw_store: None,
+            email: p.str_of("email").map(String::from),
+            in_auth_profiles: openclaw_store.is_none(),
+            openclaw_store: openclaw_store.map(String::from),
         });
+    };
+    // `auth-profiles.json` (a file that cannot be read is an error), read the quick way ([`crate::openclaw::lite`]).
+    let json = paths.auth_profiles(agent);
+    if let Some(bytes) = crate::openclaw::read_json_bytes(&json)? {
+        crate::openclaw::auth_profiles::each_profile(&json, &bytes, |pid, p| listed(pid, p, None))?;
     }
     // OpenClaw 2026.7+/2026.9+ keep profiles in SQLite (per agent, then the shared store). A store that cannot be
     // read is left out here; `doctor` and `audit` report it.
@@ -635,31 +641,7 @@ pub fn list(vault: Option<&Vault>, paths: &Paths, agent: &str, provider: Option<
         (StoreKind::Agent, sqlite::agent_path(&paths.agent_dir(agent))),
         (StoreKind::Shared, sqlite::shared_path(&paths.state_dir)),
     ] {
-        let Ok(Some(st)) = sqlite::read(kind, &db) else { continue };
-        for (pid, p) in st.profiles() {
-            if !seen.insert(pid.clone()) {
-                continue;
-            }
-            let r = profile_ref(p);
-            let plaintext = !crate::openclaw::auth_profiles::plaintext_fields(p).is_empty();
-            out.push(ListedProfile {
-                agent: agent.into(),
-                profile_id: pid.clone(),
-                provider: profile_provider(p).unwrap_or_default().into(),
-                cred_type: profile_type(p).unwrap_or("unknown").into(),
-                store: match &r {
-                    Some(r) if r.is_clawkeep() => format!("clawkeep:{backend}"),
-                    Some(r) => format!("{}:{}", r.source, r.provider),
-                    None if plaintext => "plaintext".into(),
-                    None => "none".into(),
-                },
-                secret_id: r.filter(|r| r.is_clawkeep()).map(|r| r.id),
-                expires: crate::openclaw::auth_profiles::profile_expires(p),
-                email: p.get("email").and_then(|v| v.as_str()).map(String::from),
-                in_auth_profiles: false,
-                openclaw_store: Some(kind.as_str().into()),
-            });
-        }
+        let _ = sqlite::each_profile(kind, &db, |_, pid, p| listed(pid, p, Some(kind.as_str())));
     }
     if let Some(v) = vault {
         for (sid, e) in v.index.profiles_of(agent) {
