@@ -206,7 +206,9 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
     };
 
     // 3. References, unreferenced secrets, plaintext, expiry — per agent.
-    let mut referenced: Vec<String> = Vec::new();
+    let mut referenced: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // Whether each referenced secret is in the store: the file store's directory listed once, not one stat per ref.
+    let present_in_store = vault.as_ref().map(|v| v.present_many());
     for a in agents {
         let ap_path = paths.auth_profiles(a);
         let file = match AuthProfiles::load(&ap_path) {
@@ -221,9 +223,9 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
             let provider = profile_provider(p).unwrap_or_default();
             let ptype = profile_type(p).unwrap_or_default();
             if let Some(rf) = profile_ref(p).filter(|x| x.is_clawkeep()) {
-                referenced.push(rf.id.clone());
-                let present = match (&vault, SecretId::parse(&rf.id)) {
-                    (Some(v), Ok(id)) => v.present_in_store(&id).ok(),
+                referenced.insert(rf.id.clone());
+                let present = match (&present_in_store, SecretId::parse(&rf.id)) {
+                    (Some(present), Ok(id)) => present(&id).ok(),
                     // The vault exists but could not be opened: the reference cannot be checked (reported once).
                     (None, _) if unopened.is_some() => {
                         unchecked.push(pid.clone());
@@ -334,7 +336,7 @@ pub fn run(paths: &Paths, agents: &[String], fix: bool, now: i64) -> Report {
             && (file.original.is_some() || !sqlite)
         {
             for (sid, e) in v.index.profiles_of(a) {
-                if !referenced.contains(sid) {
+                if !referenced.contains(sid.as_str()) {
                     r.add(
                         "UNREFERENCED",
                         Severity::Warning,

@@ -490,13 +490,24 @@ impl Vault {
     /// Names in `secrets/` that are not regular files count as present here (reading them fails, and says why); a
     /// directory that cannot be listed falls back to one `has` per id.
     pub fn has_many(&self) -> impl Fn(&SecretId) -> bool + '_ {
+        let present = self.present_many();
+        move |id: &SecretId| match &self.store {
+            Store::File(_) => self.index.secrets.contains_key(id.as_str()) && present(id).unwrap_or(false),
+            Store::Keychain(_) => self.has(id),
+        }
+    }
+
+    /// [`present_in_store`](Self::present_in_store) for many ids at once: the file store's directory is listed once
+    /// (names in `secrets/` that are not regular files count as present, as in [`has_many`](Self::has_many)); a
+    /// keychain is asked per id.
+    pub fn present_many(&self) -> impl Fn(&SecretId) -> Result<bool> + '_ {
         let files: Option<std::collections::HashSet<SecretId>> = match &self.store {
             Store::File(f) => f.list().ok().map(|ids| ids.into_iter().collect()),
             Store::Keychain(_) => None,
         };
         move |id: &SecretId| match &files {
-            Some(set) => self.index.secrets.contains_key(id.as_str()) && set.contains(id),
-            None => self.has(id),
+            Some(set) => Ok(set.contains(id)),
+            None => self.present_in_store(id),
         }
     }
 
