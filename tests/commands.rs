@@ -423,3 +423,40 @@ fn bad_service_flags_and_broken_state_files_are_refused_with_nothing_changed() {
         assert!(!o.stdout.contains("BAD") && !o.stderr.contains("BAD"));
     }
 }
+
+#[test]
+fn json_output_to_a_reader_that_goes_away_ends_quietly_and_a_full_disk_is_exit_74() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let env = Env::new();
+    env.init_file();
+    // 2,000 plaintext profiles: an audit report of about 1 MB, far more than a pipe holds.
+    let profiles: serde_json::Map<String, serde_json::Value> = (0..2000)
+        .map(|i| {
+            let p = serde_json::json!({"type": "api_key", "provider": "openai", "key": format!("sk-pipe-{i:05}-0123456789")});
+            (format!("openai:p{i}"), p)
+        })
+        .collect();
+    write_private(&env.auth_profiles(), &serde_json::json!({"version": 1, "profiles": profiles}).to_string());
+    // A reader that takes the first 100 bytes and closes the pipe.
+    let mut c = env.cmd(&["audit", "--json"]);
+    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut head = [0u8; 100];
+    out.read_exact(&mut head).unwrap();
+    assert!(String::from_utf8_lossy(&head).starts_with("{\n  \"version\": 1,"), "{}", String::from_utf8_lossy(&head));
+    drop(out);
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    // Standard output on a full disk: said, exit 74 (IO), never a silent success.
+    let mut c = env.cmd(&["audit", "--json"]);
+    c.stdin(Stdio::null()).stdout(std::fs::File::options().write(true).open("/dev/full").unwrap());
+    let o = c.output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(74), "{stderr}");
+    assert!(stderr.contains("could not write the JSON output"), "{stderr}");
+    assert!(!stderr.contains("sk-pipe-"), "{stderr}");
+}

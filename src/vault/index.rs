@@ -240,6 +240,9 @@ impl<'de> Deserialize<'de> for Index {
     }
 }
 
+/// How an index [`Index::save`] wrote begins.
+const WRITTEN_HEAD: &[u8] = b"{\n  \"version\": 1,\n";
+
 impl Default for Index {
     fn default() -> Self {
         Index { version: 1, secrets: BTreeMap::new(), extra: Map::new() }
@@ -257,8 +260,12 @@ impl Index {
         struct Version {
             version: Option<Value>,
         }
-        let probe: Version = serde_json::from_slice(&bytes).map_err(|e| Error::json(path, &e))?;
-        Error::check_version_1(path, probe.version.as_ref())?;
+        // An index clawkeep wrote starts with its version (pretty-printed, `version` first): no probe then (a second
+        // `version` further on is refused as a repeated field).
+        if !bytes.starts_with(WRITTEN_HEAD) {
+            let probe: Version = serde_json::from_slice(&bytes).map_err(|e| Error::json(path, &e))?;
+            Error::check_version_1(path, probe.version.as_ref())?;
+        }
         // The index holds no secret, so serde's messages (which may quote values) are safe here.
         serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::InvalidField {
             path: path.into(),
@@ -333,5 +340,27 @@ mod tests {
             let e = serde_json::from_str::<Index>(doc).unwrap_err().to_string();
             assert!(e.contains(needle), "{doc}: {e}");
         }
+    }
+
+    #[test]
+    fn an_index_clawkeep_wrote_is_read_without_the_version_probe_and_other_versions_are_still_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("index.json");
+        Index::default().save(&p).unwrap();
+        let written = crate::fs::read_optional(&p).unwrap().unwrap();
+        assert!(written.starts_with(WRITTEN_HEAD), "the head the quick path looks for");
+        assert_eq!(Index::load(&p).unwrap().unwrap(), Index::default());
+        let write = |text: &str| {
+            std::fs::write(&p, text).unwrap();
+            Index::load(&p).map(|_| ()).unwrap_err().to_string()
+        };
+        // Another version, wherever it stands, is named as such.
+        let e = write("{\"secrets\": {}, \"version\": 2}");
+        assert!(e.contains("version") && e.contains('2'), "{e}");
+        let e = write("{\n  \"version\": 2,\n  \"secrets\": {}\n}\n");
+        assert!(e.contains("version") && e.contains('2'), "{e}");
+        // The head read as version 1, then a second version: refused.
+        let e = write("{\n  \"version\": 1,\n  \"secrets\": {},\n  \"version\": 2\n}\n");
+        assert!(e.contains("duplicate field `version`"), "{e}");
     }
 }
