@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::status::Health;
 use crate::error::Error;
 use crate::openclaw::surface::{self, Held, Location, Scan};
 use crate::paths::Paths;
@@ -83,9 +84,6 @@ fn finding(code: &'static str, severity: &'static str, l: &Location, message: St
         profile_id: l.profile_id.clone(),
     }
 }
-
-/// A token expiring within this is `EXPIRING` (OpenClaw's `models status` uses the same 24 h).
-pub const EXPIRING_MS: i64 = 24 * 3600 * 1000;
 
 /// Default `--max-age` of `NOT_ROTATED`: 90 days.
 pub const DEFAULT_MAX_AGE_MS: i64 = 90 * 24 * 3600 * 1000;
@@ -189,12 +187,15 @@ pub fn run(paths: &Paths, agents: &[String], vault: Option<&Vault>, opts: Option
             continue;
         }
         let left = exp - opts.now_ms;
-        let (code, severity, message) = if left <= 0 {
-            ("EXPIRED", "error", format!("the {} expired {} ago", l.kind, super::status::human_duration(-left)))
-        } else if left <= EXPIRING_MS {
-            ("EXPIRING", "warn", format!("the {} expires in {}", l.kind, super::status::human_duration(left)))
-        } else {
-            continue;
+        // The same thresholds as `models status` and `doctor` (within 24 h: expiring).
+        let (code, severity, message) = match super::status::health_of(Some(exp), opts.now_ms) {
+            Health::Expired => {
+                ("EXPIRED", "error", format!("the {} expired {} ago", l.kind, super::status::human_duration(-left)))
+            }
+            Health::Expiring => {
+                ("EXPIRING", "warn", format!("the {} expires in {}", l.kind, super::status::human_duration(left)))
+            }
+            _ => continue,
         };
         let mut f = finding(code, severity, l, message, None);
         f.json_path = Some(match &l.row {
