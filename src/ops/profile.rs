@@ -161,6 +161,33 @@ fn refuse_to_replace(vault: &Vault, c: &NewCredential, id: &SecretId, in_opencla
     Ok(false)
 }
 
+/// Store a profile's secret, the index entry first: the entry, then the secret, then (by the caller) the reference. A
+/// stop at any point leaves the old reference or plaintext, never a reference without its secret, and never a stored
+/// secret the index does not list (a keychain cannot be listed, so doctor could not find it): after a stop between
+/// the store write and the reference, doctor reports the entry UNREFERENCED and `models auth sync` writes its
+/// reference. A failed store write puts the index back as it was. Returns the entry it replaced.
+fn store_listed(
+    vault: &mut Vault,
+    id: &SecretId,
+    secret: &SecretString,
+    entry: IndexEntry,
+) -> Result<Option<IndexEntry>> {
+    let previous = vault.index.secrets.insert(id.to_string(), entry.clone());
+    vault.save_index()?;
+    crate::fs::crash_point("add-after-index");
+    if let Err(e) = vault.put(id, secret, entry) {
+        match &previous {
+            Some(p) => vault.index.secrets.insert(id.to_string(), p.clone()),
+            None => vault.index.secrets.remove(id.as_str()),
+        };
+        vault.save_index()?;
+        return Err(e);
+    }
+    crate::fs::crash_point("add-after-put");
+    vault.save_index()?;
+    Ok(previous)
+}
+
 /// The index entry of a new profile credential (`created`/`updated` are set when it is stored).
 fn profile_entry(vault: &Vault, c: &NewCredential, email: Option<String>) -> IndexEntry {
     IndexEntry {
@@ -206,23 +233,7 @@ pub fn add(vault: &mut Vault, paths: &Paths, c: NewCredential) -> Result<Added> 
     // comes before anything is written.
     crate::fs::check_file(&file.path, true)?;
     file.upsert_ref(&c.profile_id, &c.provider, c.kind, &id, c.expires);
-    // The index entry first, then the secret, then the reference: a stop at any point leaves the old reference or
-    // plaintext, never a reference without its secret, and never a stored secret the index does not list (a
-    // keychain cannot be listed, so doctor could not find it): after a stop between the store write and the
-    // reference, doctor reports the entry UNREFERENCED and `models auth sync` writes its reference.
-    let previous = vault.index.secrets.insert(id.to_string(), entry.clone());
-    vault.save_index()?;
-    crate::fs::crash_point("add-after-index");
-    if let Err(e) = vault.put(&id, &c.secret, entry) {
-        match previous {
-            Some(p) => vault.index.secrets.insert(id.to_string(), p),
-            None => vault.index.secrets.remove(id.as_str()),
-        };
-        vault.save_index()?;
-        return Err(e);
-    }
-    crate::fs::crash_point("add-after-put");
-    vault.save_index()?;
+    store_listed(vault, &id, &c.secret, entry)?;
     file.save()?;
     // As OpenClaw's paste-token does: `auth.profiles.<id> = {provider, mode}` in openclaw.json, when it exists.
     if let Some(cfg) = config.as_ref()
@@ -337,10 +348,8 @@ pub fn add_through_apply(
         None => false,
     };
     let entry = profile_entry(vault, &c, c.email.clone());
-    // 1. The vault: index entry, secret, read back.
-    let previous = vault.index.secrets.insert(id.to_string(), entry.clone());
-    vault.save_index()?;
-    let had_secret = previous.is_some();
+    // 1. The vault: index entry, secret ([`store_listed`]), read back.
+    let had_secret = store_listed(vault, &id, &c.secret, entry)?.is_some();
     let undo = |vault: &mut Vault| -> Result<()> {
         if had_secret {
             return Ok(());
@@ -348,15 +357,6 @@ pub fn add_through_apply(
         vault.remove(&id)?;
         vault.save_index()
     };
-    if let Err(e) = vault.put(&id, &c.secret, entry) {
-        match &previous {
-            Some(p) => vault.index.secrets.insert(id.to_string(), p.clone()),
-            None => vault.index.secrets.remove(id.as_str()),
-        };
-        vault.save_index()?;
-        return Err(e);
-    }
-    vault.save_index()?;
     if !vault.get(&id).is_ok_and(|b| crate::secret::same(&b, &c.secret)) {
         undo(vault)?;
         return Err(Error::Internal(format!("read-back of `{id}` did not match what was stored; nothing was written")));
