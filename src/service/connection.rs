@@ -136,6 +136,20 @@ async fn write_out(state: &State, stream: &mut UnixStream, out: &mut SecretBuf) 
     ok
 }
 
+/// Run `make` on a blocking thread with `buf` lent to it; the buffer comes back with what `make` returned. `None`
+/// when the thread failed: the buffer went down with it (and was zeroed as it was dropped).
+async fn on_blocking_thread(
+    mut buf: SecretBuf,
+    make: impl FnOnce(&mut SecretBuf) -> bool + Send + 'static,
+) -> Option<(SecretBuf, bool)> {
+    tokio::task::spawn_blocking(move || {
+        let ready = make(&mut buf);
+        (buf, ready)
+    })
+    .await
+    .ok()
+}
+
 /// [`prepare`] and [`write_out`] for an answer made on this task (`lock`, `status`, errors): one without access log
 /// lines is prepared here; one with them on a blocking thread.
 async fn send(state: &Arc<State>, stream: &mut UnixStream, answer: Answer, out: &mut SecretBuf, peer: &Peer) -> bool {
@@ -143,16 +157,10 @@ async fn send(state: &Arc<State>, stream: &mut UnixStream, answer: Answer, out: 
         prepare(state, answer, out, peer)
     } else {
         let (st, p) = (state.clone(), peer.clone());
-        // Rare (a refusal that is logged): a one-page stand-in while the buffer is lent out.
-        let mut buf = std::mem::replace(out, SecretBuf::new(0));
-        let (buf, ready) = match tokio::task::spawn_blocking(move || {
-            let ready = prepare(&st, answer, &mut buf, &p);
-            (buf, ready)
-        })
-        .await
-        {
-            Ok(r) => r,
-            Err(_) => return false,
+        // Rare (a refusal that is logged): an empty stand-in while the buffer is lent out.
+        let lent = std::mem::replace(out, SecretBuf::new(0));
+        let Some((buf, ready)) = on_blocking_thread(lent, move |buf| prepare(&st, answer, buf, &p)).await else {
+            return false;
         };
         *out = buf;
         ready
@@ -286,15 +294,11 @@ async fn serve_frames(state: &Arc<State>, mut stream: UnixStream, peer: &Peer, p
                 // One hop to the blocking pool: the answer is made, encoded and logged there.
                 inbuf.consume(end + 1);
                 let (st, p) = (state.clone(), peer.clone());
-                let mut buf = out.take().unwrap_or_else(|| SecretBuf::new(MAX_FRAME));
-                let done = tokio::task::spawn_blocking(move || {
-                    let ready = prepare(&st, handle(&st, req, &p), &mut buf, &p);
-                    (buf, ready)
-                })
-                .await;
+                let lent = out.take().unwrap_or_else(|| SecretBuf::new(MAX_FRAME));
+                let done = on_blocking_thread(lent, move |buf| prepare(&st, handle(&st, req, &p), buf, &p)).await;
                 let (mut buf, ready) = match done {
-                    Ok(r) => r,
-                    Err(_) => {
+                    Some(r) => r,
+                    None => {
                         // The buffer went down with the handler (and was zeroed as it was dropped).
                         log(format_args!("refused a request from {peer}: {} (the handler failed)", code::INTERNAL));
                         let mut buf = SecretBuf::new(MAX_FRAME);
