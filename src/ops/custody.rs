@@ -927,19 +927,7 @@ pub fn migrate_surface(
         }
         let id = SecretId::parse(&c.target.id)?;
         let (agent, pid) = id.profile_parts().unwrap_or_default();
-        let entry = crate::vault::IndexEntry {
-            store: vault.backend(),
-            kind: crate::vault::EntryKind::Profile,
-            agent: Some(agent),
-            profile_id: Some(pid),
-            provider: Some(c.provider.clone()),
-            cred_type: Some(c.kind.into()),
-            expires: None,
-            email: None,
-            created: 0,
-            updated: 0,
-            extra: Default::default(),
-        };
+        let entry = crate::vault::IndexEntry::profile(vault.backend(), &agent, &pid, Some(&c.provider), Some(c.kind));
         if let Err(e) = vault.put(&id, &c.secret, entry) {
             undo_stored(vault, &stored);
             return Err(e);

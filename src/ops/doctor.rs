@@ -586,17 +586,11 @@ fn reindex(
     vault.index.secrets.insert(
         id.to_string(),
         IndexEntry {
-            store: vault.backend(),
-            kind: EntryKind::Profile,
-            agent: Some(agent.into()),
-            profile_id: Some(pid.into()),
-            provider: profile_provider(p).map(String::from),
-            cred_type: profile_type(p).map(String::from),
             expires: crate::openclaw::auth_profiles::profile_expires(p),
             email: p.get("email").and_then(Value::as_str).map(String::from),
             created: now,
             updated: now,
-            extra: Default::default(),
+            ..IndexEntry::profile(vault.backend(), agent, pid, profile_provider(p), profile_type(p))
         },
     );
     vault.save_index()

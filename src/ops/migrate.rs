@@ -330,17 +330,9 @@ pub fn migrate(vault: &mut Vault, paths: &Paths, agents: &[String], dry_run: boo
     for m in moves.iter().filter(|m| !m.held) {
         let id = SecretId::for_profile(&m.agent, &m.profile_id)?;
         let entry = IndexEntry {
-            store: vault.backend(),
-            kind: EntryKind::Profile,
-            agent: Some(m.agent.clone()),
-            profile_id: Some(m.profile_id.clone()),
-            provider: Some(m.provider.clone()),
-            cred_type: Some(m.kind.as_str().into()),
             expires: m.expires,
             email: m.email.clone(),
-            created: 0,
-            updated: 0,
-            extra: Default::default(),
+            ..IndexEntry::profile(vault.backend(), &m.agent, &m.profile_id, Some(&m.provider), Some(m.kind.as_str()))
         };
         vault.put(&id, &m.secret, entry)?;
         let back = vault.get(&id)?;

@@ -9,7 +9,7 @@ use crate::openclaw::lite::Fields;
 use crate::openclaw::{AuthProfiles, AuthState, CredType};
 use crate::paths::Paths;
 use crate::secret::{ExposeSecret, SecretId, SecretString};
-use crate::vault::{EntryKind, IndexEntry, Vault};
+use crate::vault::{IndexEntry, Vault};
 
 /// Anthropic setup-token prefix.
 pub const ANTHROPIC_TOKEN_PREFIX: &str = "sk-ant-oat01-";
@@ -191,17 +191,9 @@ fn store_listed(
 /// The index entry of a new profile credential (`created`/`updated` are set when it is stored).
 fn profile_entry(vault: &Vault, c: &NewCredential, email: Option<String>) -> IndexEntry {
     IndexEntry {
-        store: vault.backend(),
-        kind: EntryKind::Profile,
-        agent: Some(c.agent.clone()),
-        profile_id: Some(c.profile_id.clone()),
-        provider: Some(c.provider.clone()),
-        cred_type: Some(c.kind.as_str().into()),
         expires: c.expires,
         email,
-        created: 0,
-        updated: 0,
-        extra: Default::default(),
+        ..IndexEntry::profile(vault.backend(), &c.agent, &c.profile_id, Some(&c.provider), Some(c.kind.as_str()))
     }
 }
 

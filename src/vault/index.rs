@@ -63,6 +63,32 @@ pub struct IndexEntry {
     pub extra: Map<String, Value>,
 }
 
+impl IndexEntry {
+    /// A profile credential's entry: `created`/`updated` 0 (set when it is stored, [`crate::vault::Vault::put`]), no
+    /// expiry, e-mail or extra fields (set them with struct update syntax).
+    pub fn profile(
+        store: Backend,
+        agent: &str,
+        profile_id: &str,
+        provider: Option<&str>,
+        cred_type: Option<&str>,
+    ) -> IndexEntry {
+        IndexEntry {
+            store,
+            kind: EntryKind::Profile,
+            agent: Some(agent.into()),
+            profile_id: Some(profile_id.into()),
+            provider: provider.map(String::from),
+            cred_type: cred_type.map(String::from),
+            expires: None,
+            email: None,
+            created: 0,
+            updated: 0,
+            extra: Map::new(),
+        }
+    }
+}
+
 /// The whole index (read by hand too, for the same reason).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Index {
