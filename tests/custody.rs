@@ -48,6 +48,14 @@ fn agent_store(env: &Env, agent: &str, doc: &Value) -> std::path::PathBuf {
 }
 
 /// A small stand-in for OpenClaw's credential matrix (the real one is read from the installed npm package).
+/// A file-store vault whose audit reads the test's credential matrix.
+fn vault_env() -> Env {
+    let mut env = Env::new();
+    matrix(&mut env);
+    env.init_file();
+    env
+}
+
 fn matrix(env: &mut Env) {
     let m = json!({"version": 1, "entries": [
         {"id": "models.providers.apiKey", "configFile": "openclaw.json", "path": "models.providers.*.apiKey"},
@@ -79,9 +87,7 @@ fn no_canary(o: &Out, secrets: &[&str]) {
 
 #[test]
 fn doctor_reports_a_plaintext_token_in_the_shared_sqlite_store() {
-    let mut env = Env::new();
-    matrix(&mut env);
-    env.init_file();
+    let env = vault_env();
     let token = setup_token("SHARED");
     let db = shared_store(&env, &token_doc(&token), true);
     let before = env.snapshot();
@@ -106,9 +112,7 @@ fn doctor_reports_a_plaintext_token_in_the_shared_sqlite_store() {
 
 #[test]
 fn audit_inventories_every_store_with_keyed_fingerprints_and_findings() {
-    let mut env = Env::new();
-    matrix(&mut env);
-    env.init_file();
+    let env = vault_env();
     let token = setup_token("INVENTORY");
     shared_store(&env, &token_doc(&token), true);
     // The per-agent store holds a ref to a clawkeep id the vault does not hold.
@@ -184,9 +188,7 @@ fn audit_of_a_clean_state_is_clean_and_a_missing_matrix_is_never_clean() {
 
 #[test]
 fn a_locked_sqlite_store_is_a_clear_error_after_a_bounded_wait_and_nothing_changes() {
-    let mut env = Env::new();
-    matrix(&mut env);
-    env.init_file();
+    let env = vault_env();
     let token = setup_token("LOCKED");
     let db = shared_store(&env, &token_doc(&token), false);
     let before = std::fs::read(&db).unwrap();
@@ -210,9 +212,7 @@ fn a_locked_sqlite_store_is_a_clear_error_after_a_bounded_wait_and_nothing_chang
 
 #[test]
 fn a_corrupt_sqlite_store_is_refused_naming_the_file() {
-    let mut env = Env::new();
-    matrix(&mut env);
-    env.init_file();
+    let env = vault_env();
     let dir = env.state.join("state");
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("openclaw.sqlite");
@@ -239,9 +239,7 @@ fn a_corrupt_sqlite_store_is_refused_naming_the_file() {
 
 #[test]
 fn an_unknown_sqlite_schema_is_refused_and_nothing_changes() {
-    let mut env = Env::new();
-    matrix(&mut env);
-    env.init_file();
+    let env = vault_env();
     // A table of that name with other columns (a future OpenClaw), and a version this clawkeep does not know.
     let dir = env.state.join("state");
     std::fs::create_dir_all(&dir).unwrap();
@@ -267,9 +265,7 @@ fn an_unknown_sqlite_schema_is_refused_and_nothing_changes() {
 
 #[test]
 fn the_residue_scan_reports_file_and_offset_never_the_value() {
-    let mut env = Env::new();
-    matrix(&mut env);
-    env.init_file();
+    let env = vault_env();
     env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI);
     // Old bytes of the migrated key left in a WAL and in a stale backup.
     let dir = env.state.join("state");
@@ -443,9 +439,7 @@ fn the_shared_store_is_cleared_only_once_the_per_agent_store_holds_the_ref() {
 
 #[test]
 fn wire_leaves_no_plaintext_copy_of_any_surface_credential() {
-    let mut env = Env::new();
-    matrix(&mut env);
-    env.init_file();
+    let env = vault_env();
     let cfg = env.state.join("openclaw.json");
     std::fs::write(
         &cfg,
@@ -464,9 +458,7 @@ fn wire_leaves_no_plaintext_copy_of_any_surface_credential() {
 #[test]
 fn an_older_releases_state_db_without_the_auth_table_holds_no_shared_store() {
     // OpenClaw 2026.7 has a state/openclaw.sqlite without config_machine_state; its profiles are per agent.
-    let mut env = Env::new();
-    matrix(&mut env);
-    env.init_file();
+    let env = vault_env();
     let dir = env.state.join("state");
     std::fs::create_dir_all(&dir).unwrap();
     Connection::open(dir.join("openclaw.sqlite")).unwrap().execute_batch("CREATE TABLE kv (k TEXT, v TEXT);").unwrap();
@@ -565,9 +557,7 @@ fn a_failed_apply_on_add_leaves_no_secret_in_the_vault_and_no_legacy_file() {
 
 #[test]
 fn add_on_the_sqlite_layout_without_openclaw_writes_auth_profiles_json_and_says_so() {
-    let mut env = Env::new();
-    matrix(&mut env);
-    env.init_file();
+    let mut env = vault_env();
     shared_store(&env, &token_doc(&setup_token("NOBIN")), true);
     env.extra_env.push(("PATH".into(), "/usr/bin:/bin".into()));
     let o = env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI);
@@ -602,9 +592,7 @@ fn migrate_refuses_before_moving_what_undo_cannot_restore_unless_accepted() {
 
 #[test]
 fn audit_reports_linked_files_where_credentials_are_expected() {
-    let mut env = Env::new();
-    matrix(&mut env);
-    env.init_file();
+    let env = vault_env();
     std::fs::create_dir_all(env.agent_dir("main")).unwrap();
     let elsewhere = env.dir.path().join("elsewhere.json");
     write_private(&elsewhere, "{\"version\":1,\"profiles\":{}}");
@@ -628,9 +616,7 @@ fn audit_reports_linked_files_where_credentials_are_expected() {
 
 #[test]
 fn audit_reports_expired_and_expiring_tokens_in_the_sqlite_stores() {
-    let mut env = Env::new();
-    matrix(&mut env);
-    env.init_file();
+    let env = vault_env();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let r = |id: &str| json!({"source": "exec", "provider": "clawkeep", "id": id});
     agent_store(
@@ -671,9 +657,7 @@ fn audit_reports_expired_and_expiring_tokens_in_the_sqlite_stores() {
 
 #[test]
 fn audit_reports_secrets_older_than_the_maximum_age() {
-    let mut env = Env::new();
-    matrix(&mut env);
-    env.init_file();
+    let env = vault_env();
     assert_eq!(env.run(&["models", "auth", "add", "--provider", "openai"], OPENAI).code, 0);
     std::fs::write(env.state.join("openclaw.json"), "{}").unwrap();
     let not_rotated =
@@ -744,9 +728,7 @@ fn audit_reports_an_unreachable_keychain_and_the_rest_and_is_never_clean() {
 /// it finds: plaintext in every store, the vault's values in residue files, duplicates, expiry.
 #[test]
 fn audit_output_never_holds_a_secret_value_json_or_text_with_residue() {
-    let mut env = Env::new();
-    matrix(&mut env);
-    env.init_file();
+    let env = vault_env();
     let token = setup_token("AUDITCANARY");
     let vault_key = "sk-proj-AUDITCANARYvault0123456789abcdef";
     assert_eq!(env.run(&["models", "auth", "add", "--provider", "openai"], vault_key).code, 0);
