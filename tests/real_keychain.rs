@@ -168,6 +168,16 @@ fn keyutils_env() -> Env {
     env
 }
 
+/// A vault on keyutils in its own session keyring, or `None` (the test skipped, and said so) where keyutils cannot run.
+fn keyutils_vault(test: &str) -> Option<Env> {
+    if !keyutils_available(test) {
+        return None;
+    }
+    let env = keyutils_env();
+    assert_eq!(env.run(&["init", "--backend", "keyutils"], "").code, 0);
+    Some(env)
+}
+
 fn get_is(env: &Env, pid: &str, want: &str, after: &str) {
     let g = env.run(&["get", pid], "");
     assert_eq!((g.code, g.stdout.as_str()), (0, format!("{want}\n").as_str()), "after {after}: {g:?}");
@@ -252,12 +262,9 @@ fn two_secret_service_vaults_keep_their_own_keys() {
 /// kernel keyring holding the only copy is a warning.
 #[test]
 fn an_add_interrupted_before_the_index_is_found_by_doctor_and_refused_by_add() {
-    let test = "an_add_interrupted_before_the_index_is_found_by_doctor_and_refused_by_add";
-    if !keyutils_available(test) {
+    let Some(env) = keyutils_vault("an_add_interrupted_before_the_index_is_found_by_doctor_and_refused_by_add") else {
         return;
-    }
-    let env = keyutils_env();
-    assert_eq!(env.run(&["init", "--backend", "keyutils"], "").code, 0);
+    };
     let d = env.run(&["doctor", "--json"], "");
     assert!(!d.stdout.contains("KEYUTILS_ONLY_COPY"), "an empty vault has nothing to lose: {d:?}");
     let mut c = env.cmd(&["models", "auth", "add", "--provider", "openai"]);
@@ -344,12 +351,9 @@ fn vaults_without_an_id_keep_their_names_and_add_does_not_take_anothers_item() {
 /// anything is stored, with a message that says why and what to do, and every plaintext profile stays as it was.
 #[test]
 fn a_migration_too_large_for_a_kernel_key_is_refused_before_anything_changes() {
-    let test = "a_migration_too_large_for_a_kernel_key_is_refused_before_anything_changes";
-    if !keyutils_available(test) {
+    let Some(env) = keyutils_vault("a_migration_too_large_for_a_kernel_key_is_refused_before_anything_changes") else {
         return;
-    }
-    let env = keyutils_env();
-    assert_eq!(env.run(&["init", "--backend", "keyutils"], "").code, 0);
+    };
     let key = "sk-ant-api03-TOOLARGE-0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz";
     let profiles: serde_json::Map<String, Value> = (0..150)
         .map(|i| (format!("anthropic:p{i}"), json!({"type": "api_key", "provider": "anthropic", "key": key})))
